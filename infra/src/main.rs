@@ -1,0 +1,29 @@
+//! `valdrix`: the operator CLI. Each subcommand lives in its own module; this
+//! file only parses arguments and maps outcomes to exit codes.
+
+mod validate_env;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "valdrix", version, about = "Operate the Valdrix control plane")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check the runtime contract (the checklist's deployment step 3).
+    ValidateRuntimeEnv(validate_env::Args),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::ValidateRuntimeEnv(args) => validate_env::run(args).await,
+    }
+}
