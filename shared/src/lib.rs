@@ -1,5 +1,11 @@
 //! `valdrix-shared`: the code two or more Valdrix functions use.
 
+pub mod audit;
+pub mod auth;
 pub mod config;
+pub mod http;
 pub mod startup;
+pub mod state;
+pub mod store;
 pub mod telemetry;
+pub mod tenancy;

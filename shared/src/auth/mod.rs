@@ -1,0 +1,1 @@
+//! Authentication (HS256 user JWTs, admin key) and role/tier extractors.

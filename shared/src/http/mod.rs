@@ -1,0 +1,1 @@
+//! HTTP conventions: problem+json errors, CORS, body limits, request ids.
