@@ -1,6 +1,12 @@
 //! `valdrix`: the operator CLI. Each subcommand lives in its own module; this
 //! file only parses arguments and maps outcomes to exit codes.
 
+mod dev_env;
+mod migrate;
+mod migrate_cmd;
+mod routes;
+mod serve;
+mod tokens;
 mod validate_env;
 
 use std::process::ExitCode;
@@ -18,6 +24,10 @@ struct Cli {
 enum Command {
     /// Check the runtime contract (the checklist's deployment step 3).
     ValidateRuntimeEnv(validate_env::Args),
+    /// Run every function locally on one port with the embedded store.
+    Serve(serve::Args),
+    /// Create the table where missing and apply the data migrations.
+    Migrate(migrate_cmd::Args),
 }
 
 #[tokio::main]
@@ -25,5 +35,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::ValidateRuntimeEnv(args) => validate_env::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
+        Command::Migrate(args) => migrate_cmd::run(args).await,
     }
 }

@@ -3,9 +3,12 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod crypto;
 pub mod http;
 pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod settings;
 pub mod tenancy;
+pub mod validate;

@@ -2,12 +2,41 @@
 
 use std::sync::Arc;
 
-use crate::config::RuntimeConfig;
-use crate::store::DynStore;
+use crate::audit::{AuditLog, Redactor};
+use crate::config::{RuntimeConfig, StoreUrl};
+use crate::crypto::SecretBox;
+use crate::store::{self, DynStore, StoreError};
 
 pub struct AppState {
     pub config: Arc<RuntimeConfig>,
     pub store: DynStore,
+    pub audit: AuditLog,
+    /// Seals and opens tenant integration secrets.
+    pub keys: SecretBox,
 }
 
 pub type SharedState = Arc<AppState>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("DATABASE_URL is not set: there is no tenant store to open")]
+    NoStore,
+    #[error("cannot open the tenant store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl AppState {
+    /// Open the store named by the contract and build everything requests share.
+    pub async fn init(config: Arc<RuntimeConfig>) -> Result<SharedState, InitError> {
+        let url: &StoreUrl = config.store.as_ref().ok_or(InitError::NoStore)?;
+        let store = store::open(url).await?;
+        Ok(Self::new(config, store))
+    }
+
+    pub fn new(config: Arc<RuntimeConfig>, store: DynStore) -> SharedState {
+        let redactor = Redactor::new(config.secret_values());
+        let audit = AuditLog::new(store.clone(), redactor);
+        let keys = SecretBox::from_config(&config);
+        Arc::new(Self { config, store, audit, keys })
+    }
+}

@@ -1,4 +1,11 @@
-//! Helpers for the workspace integration tests.
+//! Helpers for the workspace's tests: emulator endpoints, fresh stores on both
+//! backends, and a valid development configuration with known secrets.
+
+use std::sync::Arc;
+
+use valdrix_shared::config::{self, RuntimeConfig, StoreUrl, VarSet};
+use valdrix_shared::state::{AppState, SharedState};
+use valdrix_shared::store::{self, DynStore};
 
 /// The URL of an emulator the test command started, or a failure that says how
 /// to start it. Emulator-backed tests never skip silently.
@@ -11,4 +18,74 @@ pub fn emulator_endpoint(var: &str, what: &str) -> String {
              `eval \"$(infra/emulators.sh start)\"` and run `cargo test` in that shell."
         ),
     }
+}
+
+pub fn dynamodb_endpoint() -> String {
+    emulator_endpoint("VALDRIX_TEST_DYNAMODB_ENDPOINT", "DynamoDB Local")
+}
+
+/// A name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid_like())
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{:x}{:x}{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A fresh embedded store in its own temporary file.
+pub async fn sqlite_store() -> DynStore {
+    let dir = std::env::temp_dir().join(unique("valdrix-test"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let url = StoreUrl::Sqlite {
+        path: dir.join("store.sqlite").display().to_string(),
+    };
+    let store = store::open(&url).await.expect("open sqlite store");
+    store.ensure_table().await.expect("sqlite schema");
+    store
+}
+
+/// A fresh table on DynamoDB Local.
+pub async fn dynamo_store() -> DynStore {
+    let url = StoreUrl::DynamoDb {
+        table: unique("t"),
+        endpoint: Some(dynamodb_endpoint()),
+        region: Some("us-east-1".into()),
+    };
+    let store = store::open(&url).await.expect("open DynamoDB Local store");
+    store.ensure_table().await.expect("create table on DynamoDB Local");
+    store
+}
+
+pub const JWT_SECRET: &str = "test-jwt-3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c";
+pub const ENCRYPTION_KEY: &str = "test-enc-9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b";
+pub const CSRF_SECRET_KEY: &str = "test-csrf-1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d";
+pub const ADMIN_API_KEY: &str = "test-admin-7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c";
+pub const KDF_SALT: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// A valid local configuration; `extra` adds or overrides variables.
+pub fn test_config(extra: &[(&str, &str)]) -> RuntimeConfig {
+    let mut vars = VarSet::from_pairs([
+        ("ENVIRONMENT", "local"),
+        ("SUPABASE_JWT_SECRET", JWT_SECRET),
+        ("ENCRYPTION_KEY", ENCRYPTION_KEY),
+        ("CSRF_SECRET_KEY", CSRF_SECRET_KEY),
+        ("ADMIN_API_KEY", ADMIN_API_KEY),
+        ("KDF_SALT", KDF_SALT),
+        ("CORS_ORIGINS", r#"["https://app.example.com"]"#),
+    ]);
+    for (k, v) in extra {
+        vars.set(*k, *v);
+    }
+    config::validate(&vars, chrono::Utc::now()).expect("test config is valid")
+}
+
+pub fn state_with(store: DynStore) -> SharedState {
+    AppState::new(Arc::new(test_config(&[])), store)
 }

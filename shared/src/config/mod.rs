@@ -235,3 +235,13 @@ pub async fn load(
     }
     validate(&vars, now)
 }
+
+/// Parse a store URL alone (for `valdrix migrate`), under the environment that
+/// `vars` names — an unknown one is judged as production, as in [`validate`].
+pub fn parse_store_url(raw: &str, vars: &VarSet) -> Result<StoreUrl, Violation> {
+    let env = vars
+        .get(vars::ENVIRONMENT)
+        .map_or(Ok(Environment::Development), checks::environment)
+        .unwrap_or(Environment::Production);
+    checks::database_url(raw, env).map_err(|rule| Violation::new(vars::DATABASE_URL, rule))
+}

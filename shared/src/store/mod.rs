@@ -8,6 +8,7 @@
 //! numbers, booleans, null, arrays and objects map to DynamoDB's S, N, BOOL,
 //! NULL, L and M. Exact decimals (money) are stored as strings, never numbers.
 
+pub mod codec;
 mod cursor;
 pub mod dynamo;
 pub mod sqlite;

@@ -1,0 +1,11 @@
+//! Every function's router on one app, as API Gateway would route them.
+
+use axum::Router;
+use valdrix_shared::state::SharedState;
+
+pub fn app(state: SharedState) -> Router {
+    let routes = Router::new()
+        .merge(health::router(state.clone()))
+        .merge(admin::router(state.clone()));
+    valdrix_shared::http::layers(routes, &state.config)
+}

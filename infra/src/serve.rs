@@ -1,0 +1,102 @@
+//! `valdrix serve`: every function's router on one port, the embedded store,
+//! development secrets, a demo tenant, and ready-to-paste curl lines.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use secrecy::ExposeSecret;
+use valdrix_shared::audit::Actor;
+use valdrix_shared::config::{self, RuntimeConfig};
+use valdrix_shared::state::{AppState, SharedState};
+use valdrix_shared::store;
+use valdrix_shared::tenancy::{self, ChangeContext, Role, TenancyError, Tier};
+
+use crate::{migrate, routes, tokens};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// Where the embedded store and the generated development secrets live.
+    #[arg(long, default_value = ".valdrix")]
+    data_dir: PathBuf,
+}
+
+pub const DEMO_TENANT: &str = "demo";
+pub const DEMO_USERS: [(&str, Role); 3] = [
+    ("demo-owner", Role::Owner),
+    ("demo-admin", Role::Admin),
+    ("demo-member", Role::Member),
+];
+
+pub async fn run(args: Args) -> ExitCode {
+    match serve(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: Args) -> Result<(), String> {
+    let vars = crate::dev_env::load(&args.data_dir)?;
+    let config = config::validate(&vars, chrono::Utc::now()).map_err(|violations| {
+        let lines: Vec<String> = violations.iter().map(ToString::to_string).collect();
+        format!("the runtime contract is broken:\n{}", lines.join("\n"))
+    })?;
+    let url = config.store.clone().ok_or("DATABASE_URL is not set")?;
+    let store = store::open(&url).await.map_err(|e| e.to_string())?;
+    let state = AppState::new(config.into(), store);
+    for line in migrate::run(&state.store, &url, &state.audit).await.map_err(|e| e.to_string())? {
+        eprintln!("{line}");
+    }
+    seed_demo(&state).await.map_err(|e| format!("cannot create the demo tenant: {e}"))?;
+
+    let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    print_banner(&state.config, &listener.local_addr().map_err(|e| e.to_string())?);
+    axum::serve(listener, routes::app(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}
+
+/// The demo tenant (pro) and one user per role; safe to run at every start.
+async fn seed_demo(state: &SharedState) -> Result<(), TenancyError> {
+    let ctx = ChangeContext {
+        actor: Actor::System,
+        request_id: None,
+    };
+    let store = state.store.as_ref();
+    if tenancy::get_tenant(store, DEMO_TENANT).await?.is_none() {
+        tenancy::create_tenant(&state.audit, Some(DEMO_TENANT.into()), "Demo Co", Tier::Pro, &ctx).await?;
+    }
+    for (user, role) in DEMO_USERS {
+        if tenancy::get_membership(store, user).await?.is_none() {
+            let email = format!("{user}@demo.valdrix.local");
+            tenancy::put_member(store, &state.audit, DEMO_TENANT, user, role, &email, &ctx).await?;
+        }
+    }
+    Ok(())
+}
+
+fn print_banner(config: &RuntimeConfig, addr: &SocketAddr) {
+    let base = format!("http://{addr}");
+    println!("valdrix serve: listening on {base} (environment {})", config.environment);
+    println!("  curl {base}/health");
+    for (user, role) in DEMO_USERS {
+        let token = tokens::mint(config, user, &format!("{user}@demo.valdrix.local"), chrono::Duration::days(7));
+        println!("  # {} of tenant {DEMO_TENANT}", role.as_str());
+        println!("  curl -H 'Authorization: Bearer {token}' {base}/api/v1/me");
+    }
+    if let Some(key) = &config.admin_api_key {
+        println!("  # operator (admin key from the data dir's dev.env)");
+        println!("  curl -H 'X-Admin-Key: {}' {base}/api/v1/admin/tenants/{DEMO_TENANT}", key.expose_secret());
+    }
+}

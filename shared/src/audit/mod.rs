@@ -1,0 +1,266 @@
+//! The audit log: the one way every part of the system records what happened.
+//!
+//! Each tenant's events form a hash chain (see [`event`]). An append writes the
+//! event and moves the chain head (`AUDIT#HEAD`) in one transaction conditional
+//! on the old head, so concurrent writers never fork the chain; a writer that
+//! loses the race re-reads the head and tries again, a bounded number of times.
+
+mod event;
+mod redact;
+mod verify;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::store::{
+    Condition, Cursor, DynStore, Item, Page, Query, SortKey, StoreError, WriteOp,
+    VERSION_ATTRIBUTE,
+};
+
+pub use event::{AuditEvent, Actor, GENESIS_HASH, NewEvent, canonical_json};
+pub use redact::{REDACTED, Redactor};
+pub use verify::Verification;
+
+const HEAD_SK: &str = "AUDIT#HEAD";
+const EVENT_SK_PREFIX: &str = "AUDIT#";
+/// Enough for dozens of writers racing on one tenant; each round one wins.
+const MAX_APPEND_ATTEMPTS: u32 = 64;
+
+pub fn tenant_pk(tenant_id: &str) -> String {
+    format!("TENANT#{tenant_id}")
+}
+
+fn event_sk(seq: u64) -> String {
+    format!("{EVENT_SK_PREFIX}{seq:020}")
+}
+
+/// The sort-key range that holds every event and never the head.
+fn event_range() -> SortKey {
+    SortKey::Between(event_sk(0), event_sk(u64::MAX))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Too many writers raced for the head; the caller may retry later.
+    #[error("audit chain contention: gave up after {0} attempts")]
+    Contention(u32),
+    /// A stored event that is not an audit event (a corrupted item).
+    #[error("stored audit item at {0} is malformed")]
+    Malformed(String),
+}
+
+/// The chain's current end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub seq: u64,
+    pub hash: String,
+    version: u64,
+}
+
+#[derive(Clone)]
+pub struct AuditLog {
+    store: DynStore,
+    redactor: Redactor,
+}
+
+impl AuditLog {
+    pub fn new(store: DynStore, redactor: Redactor) -> Self {
+        Self { store, redactor }
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// Append one event to its tenant's chain.
+    pub async fn append(&self, event: NewEvent) -> Result<AuditEvent, AuditError> {
+        self.append_with(event, Vec::new()).await
+    }
+
+    /// Append one event in the same transaction as `ops`, so a state change and
+    /// its audit record land together or not at all. A failed condition of one
+    /// of `ops` is returned as is (indexes counted within `ops`), never retried.
+    pub async fn append_with(
+        &self,
+        event: NewEvent,
+        ops: Vec<WriteOp>,
+    ) -> Result<AuditEvent, AuditError> {
+        let details = self.redactor.redact(&event.details);
+        for attempt in 1..=MAX_APPEND_ATTEMPTS {
+            let head = self.head(&event.tenant_id).await?;
+            let linked = link(&event, details.clone(), head.as_ref());
+            let mut all = vec![
+                WriteOp::Put {
+                    item: event_item(&linked),
+                    condition: Condition::NotExists,
+                },
+                head_write(&linked, head.as_ref()),
+            ];
+            all.extend(ops.iter().cloned());
+            match self.store.transact(all).await {
+                Ok(()) => return Ok(linked),
+                Err(StoreError::TransactionConditionFailed { index, pk, sk }) if index >= 2 => {
+                    return Err(StoreError::TransactionConditionFailed {
+                        index: index - 2,
+                        pk,
+                        sk,
+                    }
+                    .into());
+                }
+                Err(StoreError::TransactionConditionFailed { .. } | StoreError::TransactionConflict) => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(AuditError::Contention(MAX_APPEND_ATTEMPTS))
+    }
+
+    pub async fn head(&self, tenant_id: &str) -> Result<Option<Head>, AuditError> {
+        let Some(item) = self.store.get(&tenant_pk(tenant_id), HEAD_SK).await? else {
+            return Ok(None);
+        };
+        let num = |k: &str| item.get(k).and_then(Value::as_u64);
+        match (num("seq"), item.get("hash").and_then(Value::as_str), num(VERSION_ATTRIBUTE)) {
+            (Some(seq), Some(hash), Some(version)) => Ok(Some(Head {
+                seq,
+                hash: hash.to_owned(),
+                version,
+            })),
+            _ => Err(AuditError::Malformed(HEAD_SK.into())),
+        }
+    }
+
+    /// One page of a tenant's events, newest first when `descending`.
+    pub async fn page(
+        &self,
+        tenant_id: &str,
+        limit: u32,
+        cursor: Option<Cursor>,
+        descending: bool,
+    ) -> Result<(Vec<AuditEvent>, Option<Cursor>), AuditError> {
+        let Page { items, next_cursor } = self
+            .store
+            .query(Query {
+                pk: tenant_pk(tenant_id),
+                sk: event_range(),
+                descending,
+                limit,
+                cursor,
+            })
+            .await?;
+        let events = items.iter().map(parse_item).collect::<Result<_, _>>()?;
+        Ok((events, next_cursor))
+    }
+
+    /// Walk the whole chain and report the first broken link.
+    pub async fn verify(&self, tenant_id: &str) -> Result<Verification, AuditError> {
+        let head = self.head(tenant_id).await?;
+        let mut walk = verify::Walk::default();
+        let mut cursor = None;
+        loop {
+            let Page { items, next_cursor } = self
+                .store
+                .query(Query {
+                    pk: tenant_pk(tenant_id),
+                    sk: event_range(),
+                    descending: false,
+                    limit: 500,
+                    cursor,
+                })
+                .await?;
+            for item in &items {
+                if let Some(broken) = walk.step(item) {
+                    return Ok(broken);
+                }
+            }
+            match next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        Ok(walk.finish(head.map(|h| (h.seq, h.hash))))
+    }
+}
+
+fn link(event: &NewEvent, details: Value, head: Option<&Head>) -> AuditEvent {
+    let mut linked = AuditEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: event.tenant_id.clone(),
+        seq: head.map_or(1, |h| h.seq + 1),
+        event_type: event.event_type.clone(),
+        timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        actor: event.actor.clone(),
+        request_id: event.request_id.clone(),
+        resource: event.resource.clone(),
+        success: event.success,
+        details,
+        prev_hash: head.map_or_else(|| GENESIS_HASH.to_owned(), |h| h.hash.clone()),
+        hash: String::new(),
+    };
+    linked.hash = linked.compute_hash();
+    linked
+}
+
+/// The stored form: the hashed event under `event`, the hash beside it, and a
+/// few top-level copies for filtering.
+fn event_item(e: &AuditEvent) -> Item {
+    let mut body = serde_json::to_value(e).expect("audit event serializes");
+    if let Value::Object(map) = &mut body {
+        map.remove("hash");
+    }
+    let item = json!({
+        "pk": tenant_pk(&e.tenant_id),
+        "sk": event_sk(e.seq),
+        "event": body,
+        "hash": e.hash,
+        "event_type": e.event_type,
+    });
+    match item {
+        Value::Object(map) => map,
+        _ => unreachable!("json! object"),
+    }
+}
+
+fn head_write(e: &AuditEvent, old: Option<&Head>) -> WriteOp {
+    let version = old.map_or(1, |h| h.version + 1);
+    let item = json!({
+        "pk": tenant_pk(&e.tenant_id),
+        "sk": HEAD_SK,
+        "seq": e.seq,
+        "hash": e.hash,
+        VERSION_ATTRIBUTE: version,
+    });
+    WriteOp::Put {
+        item: match item {
+            Value::Object(map) => map,
+            _ => unreachable!("json! object"),
+        },
+        condition: old.map_or(Condition::NotExists, |h| Condition::VersionEquals(h.version)),
+    }
+}
+
+/// Read a stored event back; its hash is taken as stored (verify checks it).
+pub fn parse_item(item: &Item) -> Result<AuditEvent, AuditError> {
+    let where_ = || {
+        item.get("sk")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_owned()
+    };
+    let mut body = item.get("event").cloned().ok_or_else(|| AuditError::Malformed(where_()))?;
+    let hash = item.get("hash").cloned().ok_or_else(|| AuditError::Malformed(where_()))?;
+    if let Value::Object(map) = &mut body {
+        map.insert("hash".into(), hash);
+    }
+    serde_json::from_value(body).map_err(|_| AuditError::Malformed(where_()))
+}
+
+/// 2..~40 ms, growing with the attempt, jittered so racers spread out.
+fn backoff(attempt: u32) -> Duration {
+    let base = 2u64 * u64::from(attempt.min(20));
+    Duration::from_millis(base + rand::random_range(0..=base))
+}

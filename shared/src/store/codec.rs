@@ -1,0 +1,44 @@
+//! Typed records to and from store items: the record's fields plus `pk`, `sk`
+//! and the optimistic-concurrency `version`.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::{Item, StoreError, VERSION_ATTRIBUTE};
+
+/// The item for `record` at (`pk`, `sk`) with the given `version`.
+pub fn to_item<T: Serialize>(pk: &str, sk: &str, version: u64, record: &T) -> Item {
+    let mut item = match serde_json::to_value(record).expect("record serializes") {
+        Value::Object(map) => map,
+        other => {
+            let mut map = Item::new();
+            map.insert("value".into(), other);
+            map
+        }
+    };
+    item.insert("pk".into(), pk.into());
+    item.insert("sk".into(), sk.into());
+    item.insert(VERSION_ATTRIBUTE.into(), version.into());
+    item
+}
+
+/// The record stored in `item`, and its version (0 when the item has none).
+pub fn from_item<T: DeserializeOwned>(item: &Item) -> Result<(T, u64), StoreError> {
+    let version = item
+        .get(VERSION_ATTRIBUTE)
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let mut fields = item.clone();
+    for key in ["pk", "sk", VERSION_ATTRIBUTE] {
+        fields.remove(key);
+    }
+    let record = serde_json::from_value(Value::Object(fields)).map_err(|e| {
+        StoreError::Invalid(format!(
+            "stored item {}/{} does not match its record type: {e}",
+            item.get("pk").and_then(Value::as_str).unwrap_or("?"),
+            item.get("sk").and_then(Value::as_str).unwrap_or("?"),
+        ))
+    })?;
+    Ok((record, version))
+}
