@@ -31,7 +31,11 @@ struct Nested {
 }
 
 async fn echo(ApiJson(s): ApiJson<Settings>) -> ApiJson<serde_json::Value> {
-    ApiJson(json!({"channel": s.channel, "limit": s.limit}))
+    ApiJson(json!({
+        "channel": s.channel,
+        "limit": s.limit,
+        "enabled": s.nested.map(|n| n.enabled),
+    }))
 }
 
 async fn whoami(id: RequestId) -> String {
@@ -237,7 +241,10 @@ async fn json_body_is_accepted_with_or_without_charset() {
         )
         .await;
         assert_eq!(reply.status, 200, "{ct}: {}", reply.text());
-        assert_eq!(reply.json(), json!({"channel": "#ops", "limit": 5}));
+        assert_eq!(
+            reply.json(),
+            json!({"channel": "#ops", "limit": 5, "enabled": null})
+        );
         assert_eq!(reply.header("content-type"), Some("application/json"));
     }
 }

@@ -56,7 +56,7 @@ fn is_json(value: Option<&http::HeaderValue>) -> bool {
 }
 
 /// Syntax first (so a 400 says where, without echoing input), then shape.
-pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if let Err(e) = serde_json::from_slice::<IgnoredAny>(bytes) {
         return Err(ApiError::BadRequest(if e.is_eof() {
             "malformed JSON: unexpected end of input".into()
@@ -79,24 +79,17 @@ fn shape_error(rejection: JsonRejection) -> ApiError {
         .map(ToString::to_string)
         .unwrap_or_default();
     let (path, message) = split_path(strip_location(&text));
+    // A missing field's path is its parent's; an unknown field's is its own.
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    let field = match (missing, path) {
+        (Some(name), "") => name.to_owned(),
+        (Some(name), parent) => format!("{parent}.{name}"),
+        (None, "") => "body".to_owned(),
+        (None, path) => path.to_owned(),
+    };
     let message = redact_values(message);
-    let field = match quoted_field(&message) {
-        Some(name) if path.is_empty() => name.to_owned(),
-        Some(name) if message.starts_with("missing field") => format!("{path}.{name}"),
-        Some(name) if message.starts_with("unknown field") => {
-            if path.ends_with(name) {
-                path.to_owned()
-            } else {
-                format!("{path}.{name}")
-            }
-        }
-        _ => path.to_owned(),
-    };
-    let field = if field.is_empty() {
-        "body".into()
-    } else {
-        field
-    };
     ApiError::Unprocessable {
         detail: format!("invalid request body: {field}: {message}"),
         errors: vec![FieldError::new(field, message)],
@@ -110,9 +103,10 @@ fn strip_location(text: &str) -> &str {
     }
 }
 
-/// Splits serde_path_to_error's "<path>: <message>"; the root path is "." or absent.
+/// Splits "<path>: <message>". At the root there is no path, and the text
+/// starts with one of serde's own messages.
 fn split_path(text: &str) -> (&str, &str) {
-    const MESSAGES: [&str; 6] = [
+    const ROOT_MESSAGES: [&str; 6] = [
         "missing field",
         "unknown field",
         "invalid type",
@@ -120,22 +114,10 @@ fn split_path(text: &str) -> (&str, &str) {
         "invalid length",
         "unknown variant",
     ];
-    if MESSAGES.iter().any(|m| text.starts_with(m)) {
+    if ROOT_MESSAGES.iter().any(|m| text.starts_with(m)) {
         return ("", text);
     }
-    match text.split_once(": ") {
-        Some((".", message)) => ("", message),
-        Some((path, message)) => (path, message),
-        None => ("", text),
-    }
-}
-
-/// The name inside serde's "missing field `x`" / "unknown field `x`".
-fn quoted_field(message: &str) -> Option<&str> {
-    let rest = message
-        .strip_prefix("missing field `")
-        .or_else(|| message.strip_prefix("unknown field `"))?;
-    rest.split('`').next()
+    text.split_once(": ").unwrap_or(("", text))
 }
 
 /// serde quotes offending string values (`invalid type: string "…"`); a

@@ -112,10 +112,18 @@ pub async fn send(router: &Router, request: Request<Body>) -> Reply {
 #[derive(Default)]
 pub struct FixtureStore {
     items: HashMap<(String, String), Item>,
-    pub down: bool,
+    down: bool,
 }
 
 impl FixtureStore {
+    /// A store whose every call fails as an outage.
+    pub fn down() -> Self {
+        Self {
+            down: true,
+            ..Self::default()
+        }
+    }
+
     pub fn with(mut self, value: Value) -> Self {
         let Value::Object(item) = value else {
             panic!("fixture item must be an object")
