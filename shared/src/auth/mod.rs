@@ -1,1 +1,20 @@
-//! Authentication (HS256 user JWTs, admin key) and role/tier extractors.
+//! Authentication (HS256 user JWTs, the admin key) and the role/tier
+//! extractors. Handlers take [`CurrentUser`], [`AdminOrOwner`], [`Owner`] or
+//! [`AdminKey`] as arguments; the state is [`SharedState`](crate::state::SharedState).
+
+mod admin_key;
+mod jwt;
+pub mod lookup;
+mod user;
+
+pub use admin_key::{
+    ADMIN_KEY_HEADER, AdminKey, INVALID_ADMIN_KEY, MISSING_ADMIN_KEY, check_admin_key,
+};
+pub use jwt::{
+    AUDIENCE, EXPIRED_TOKEN, INVALID_TOKEN, LEEWAY_SECS, MISSING_TOKEN, UserClaims, bearer_token,
+    verify_bearer, verify_token,
+};
+pub use user::{
+    AdminOrOwner, CurrentUser, ONBOARDING_REQUIRED, Owner, require_role, require_tier,
+    resolve_user, role_name, tier_name,
+};
