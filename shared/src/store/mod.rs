@@ -8,6 +8,7 @@
 //! numbers, booleans, null, arrays and objects map to DynamoDB's S, N, BOOL,
 //! NULL, L and M. Exact decimals (money) are stored as strings, never numbers.
 
+mod check;
 pub mod codec;
 mod cursor;
 pub mod dynamo;
@@ -18,7 +19,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+use crate::config::StoreUrl;
+
 pub use cursor::Cursor;
+pub use dynamo::DynamoStore;
+pub use sqlite::SqliteStore;
 
 /// One stored item: a JSON object holding at least `pk` and `sk`.
 pub type Item = Map<String, Value>;
@@ -147,3 +152,25 @@ pub trait Store: Send + Sync {
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// Opens the backend a `DATABASE_URL` names. The SQLite file and its schema
+/// are created here; a DynamoDB table is not (call [`Store::ensure_table`]
+/// where creating it is allowed, e.g. `valdrix serve` and tests).
+pub async fn open(url: &StoreUrl) -> Result<DynStore, StoreError> {
+    match url {
+        StoreUrl::Sqlite { path } => {
+            let path = path.clone();
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(path))
+                .await
+                .map_err(|_| StoreError::Unavailable("sqlite open task failed".into()))??;
+            Ok(Arc::new(store))
+        }
+        StoreUrl::DynamoDb {
+            table,
+            endpoint,
+            region,
+        } => Ok(Arc::new(
+            DynamoStore::connect(table, endpoint.as_deref(), region.as_deref()).await,
+        )),
+    }
+}

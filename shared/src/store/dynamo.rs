@@ -1,1 +1,0 @@
-//! DynamoDB backend of the store.
