@@ -72,7 +72,8 @@ fn append(path: &Path, values: &[(&str, String)]) -> Result<(), String> {
         .open(path)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     for (name, value) in values {
-        writeln!(file, "{name}={value}").map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        writeln!(file, "{name}={value}")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(())
 }

@@ -7,7 +7,9 @@ use serde_json::json;
 use valdrix_shared::audit::{Actor, AuditLog};
 use valdrix_shared::config::StoreUrl;
 use valdrix_shared::store::{Condition, DynStore, Item, StoreError};
-use valdrix_shared::tenancy::{self, ChangeContext, Role, SMOKE_TENANT_ID, SMOKE_USER_ID, TenancyError, Tier};
+use valdrix_shared::tenancy::{
+    self, ChangeContext, Role, SMOKE_TENANT_ID, SMOKE_USER_ID, TenancyError, Tier,
+};
 
 /// Data migrations in the order they apply. Never reorder or remove one.
 const MIGRATIONS: &[(&str, &str)] = &[(
@@ -26,10 +28,18 @@ pub enum MigrateError {
 }
 
 /// What one run did, one line per step, for the operator.
-pub async fn run(store: &DynStore, url: &StoreUrl, audit: &AuditLog) -> Result<Vec<String>, MigrateError> {
+pub async fn run(
+    store: &DynStore,
+    url: &StoreUrl,
+    audit: &AuditLog,
+) -> Result<Vec<String>, MigrateError> {
     let mut report = Vec::new();
     report.push(match url {
-        StoreUrl::DynamoDb { table, endpoint: None, .. } => {
+        StoreUrl::DynamoDb {
+            table,
+            endpoint: None,
+            ..
+        } => {
             format!("table {table}: managed by template.yaml (not created here)")
         }
         StoreUrl::DynamoDb { table, .. } => table_line(table, store.ensure_table().await?),
@@ -43,14 +53,18 @@ pub async fn run(store: &DynStore, url: &StoreUrl, audit: &AuditLog) -> Result<V
             report.push(format!("migration {id}: already applied"));
             continue;
         }
-        apply(id, store, audit).await.map_err(|e| MigrateError::Step(id, e))?;
+        apply(id, store, audit)
+            .await
+            .map_err(|e| MigrateError::Step(id, e))?;
         let record = json!({
             "pk": MIGRATION_PK,
             "sk": sk,
             "description": description,
             "applied_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         });
-        let Some(item) = record.as_object().cloned() else { unreachable!() };
+        let Some(item) = record.as_object().cloned() else {
+            unreachable!()
+        };
         match store.put(item as Item, Condition::NotExists).await {
             // A concurrent migrate recorded it first; the step itself is idempotent.
             Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
@@ -59,7 +73,9 @@ pub async fn run(store: &DynStore, url: &StoreUrl, audit: &AuditLog) -> Result<V
         applied += 1;
         report.push(format!("migration {id}: applied ({description})"));
     }
-    report.push(format!("migrate: {applied} applied, {skipped} already applied"));
+    report.push(format!(
+        "migrate: {applied} applied, {skipped} already applied"
+    ));
     Ok(report)
 }
 
@@ -79,13 +95,29 @@ async fn apply(id: &str, store: &DynStore, audit: &AuditLog) -> Result<(), Tenan
     };
     match id {
         "0001-smoke-tenant" => {
-            match tenancy::create_tenant(audit, Some(SMOKE_TENANT_ID.into()), "Valdrix smoke checks", Tier::Enterprise, &ctx).await {
+            match tenancy::create_tenant(
+                audit,
+                Some(SMOKE_TENANT_ID.into()),
+                "Valdrix smoke checks",
+                Tier::Enterprise,
+                &ctx,
+            )
+            .await
+            {
                 Ok(_) | Err(TenancyError::Conflict(_)) => {}
                 Err(e) => return Err(e),
             }
-            tenancy::put_member(store.as_ref(), audit, SMOKE_TENANT_ID, SMOKE_USER_ID, Role::Owner, "smoke@valdrix.invalid", &ctx)
-                .await
-                .map(drop)
+            tenancy::put_member(
+                store.as_ref(),
+                audit,
+                SMOKE_TENANT_ID,
+                SMOKE_USER_ID,
+                Role::Owner,
+                "smoke@valdrix.invalid",
+                &ctx,
+            )
+            .await
+            .map(drop)
         }
         other => unreachable!("unknown migration {other}"),
     }

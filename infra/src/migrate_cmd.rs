@@ -15,7 +15,11 @@ pub struct Args {
 
 pub async fn run(args: Args) -> ExitCode {
     let vars = VarSet::from_process_env();
-    let Some(raw) = args.database_url.as_deref().or(vars.get(config::vars::DATABASE_URL)) else {
+    let Some(raw) = args
+        .database_url
+        .as_deref()
+        .or(vars.get(config::vars::DATABASE_URL))
+    else {
         eprintln!("error: no store: pass --database-url or set DATABASE_URL");
         return ExitCode::from(2);
     };
@@ -30,7 +34,9 @@ pub async fn run(args: Args) -> ExitCode {
         let store = store::open(&url).await.map_err(|e| e.to_string())?;
         // Migrations write no secrets; redact nothing extra.
         let audit = AuditLog::new(store.clone(), Redactor::default());
-        crate::migrate::run(&store, &url, &audit).await.map_err(|e| e.to_string())
+        crate::migrate::run(&store, &url, &audit)
+            .await
+            .map_err(|e| e.to_string())
     };
     match result.await {
         Ok(lines) => {

@@ -49,16 +49,24 @@ async fn serve(args: Args) -> Result<(), String> {
     let url = config.store.clone().ok_or("DATABASE_URL is not set")?;
     let store = store::open(&url).await.map_err(|e| e.to_string())?;
     let state = AppState::new(config.into(), store);
-    for line in migrate::run(&state.store, &url, &state.audit).await.map_err(|e| e.to_string())? {
+    for line in migrate::run(&state.store, &url, &state.audit)
+        .await
+        .map_err(|e| e.to_string())?
+    {
         eprintln!("{line}");
     }
-    seed_demo(&state).await.map_err(|e| format!("cannot create the demo tenant: {e}"))?;
+    seed_demo(&state)
+        .await
+        .map_err(|e| format!("cannot create the demo tenant: {e}"))?;
 
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    print_banner(&state.config, &listener.local_addr().map_err(|e| e.to_string())?);
+    print_banner(
+        &state.config,
+        &listener.local_addr().map_err(|e| e.to_string())?,
+    );
     axum::serve(listener, routes::app(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -75,7 +83,14 @@ async fn seed_demo(state: &SharedState) -> Result<(), TenancyError> {
     };
     let store = state.store.as_ref();
     if tenancy::get_tenant(store, DEMO_TENANT).await?.is_none() {
-        tenancy::create_tenant(&state.audit, Some(DEMO_TENANT.into()), "Demo Co", Tier::Pro, &ctx).await?;
+        tenancy::create_tenant(
+            &state.audit,
+            Some(DEMO_TENANT.into()),
+            "Demo Co",
+            Tier::Pro,
+            &ctx,
+        )
+        .await?;
     }
     for (user, role) in DEMO_USERS {
         if tenancy::get_membership(store, user).await?.is_none() {
@@ -88,15 +103,26 @@ async fn seed_demo(state: &SharedState) -> Result<(), TenancyError> {
 
 fn print_banner(config: &RuntimeConfig, addr: &SocketAddr) {
     let base = format!("http://{addr}");
-    println!("valdrix serve: listening on {base} (environment {})", config.environment);
+    println!(
+        "valdrix serve: listening on {base} (environment {})",
+        config.environment
+    );
     println!("  curl {base}/health");
     for (user, role) in DEMO_USERS {
-        let token = tokens::mint(config, user, &format!("{user}@demo.valdrix.local"), chrono::Duration::days(7));
+        let token = tokens::mint(
+            config,
+            user,
+            &format!("{user}@demo.valdrix.local"),
+            chrono::Duration::days(7),
+        );
         println!("  # {} of tenant {DEMO_TENANT}", role.as_str());
         println!("  curl -H 'Authorization: Bearer {token}' {base}/api/v1/me");
     }
     if let Some(key) = &config.admin_api_key {
         println!("  # operator (admin key from the data dir's dev.env)");
-        println!("  curl -H 'X-Admin-Key: {}' {base}/api/v1/admin/tenants/{DEMO_TENANT}", key.expose_secret());
+        println!(
+            "  curl -H 'X-Admin-Key: {}' {base}/api/v1/admin/tenants/{DEMO_TENANT}",
+            key.expose_secret()
+        );
     }
 }

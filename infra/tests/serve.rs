@@ -61,13 +61,25 @@ async fn fresh_clone_serves_health_admin_and_me_for_each_token() {
     let server = start(&dir.path().join(".valdrix"));
     let http = reqwest::Client::new();
 
-    let health: serde_json::Value = http.get(format!("{}/health", server.base)).send().await.unwrap().json().await.unwrap();
+    let health: serde_json::Value = http
+        .get(format!("{}/health", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "healthy");
     assert_eq!(health["checks"]["store"]["status"], "up");
 
     assert_eq!(server.tokens.len(), 3);
     for (role, token) in &server.tokens {
-        let res = http.get(format!("{}/api/v1/me", server.base)).bearer_auth(token).send().await.unwrap();
+        let res = http
+            .get(format!("{}/api/v1/me", server.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200, "{role}");
         let me: serde_json::Value = res.json().await.unwrap();
         assert_eq!(me["tenant_id"], "demo");
@@ -90,7 +102,11 @@ async fn fresh_clone_serves_health_admin_and_me_for_each_token() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    let unauthorised = http.get(format!("{}/api/v1/admin/tenants/demo", server.base)).send().await.unwrap();
+    let unauthorised = http
+        .get(format!("{}/api/v1/admin/tenants/demo", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unauthorised.status(), 401);
     drop(server);
 

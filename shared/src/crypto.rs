@@ -29,7 +29,9 @@ pub enum CryptoError {
     Malformed,
     #[error("no configured key has id {0}")]
     UnknownKey(String),
-    #[error("ciphertext does not open under its key (tampered, or bound to another tenant or field)")]
+    #[error(
+        "ciphertext does not open under its key (tampered, or bound to another tenant or field)"
+    )]
     Tampered,
 }
 
@@ -42,7 +44,8 @@ impl Key {
     fn derive(master: &str, salt: &[u8; 32]) -> Self {
         let hk = Hkdf::<Sha256>::new(Some(salt), master.as_bytes());
         let mut okm = [0u8; 32];
-        hk.expand(PURPOSE, &mut okm).expect("32 bytes is a valid HKDF length");
+        hk.expand(PURPOSE, &mut okm)
+            .expect("32 bytes is a valid HKDF length");
         let id = hex::encode(&Sha256::digest([b"valdrix-key-id:".as_slice(), &okm].concat())[..6]);
         let cipher = Aes256Gcm::new_from_slice(&okm).expect("32-byte key");
         Self { id, cipher }
@@ -57,7 +60,12 @@ pub struct SecretBox {
 
 impl std::fmt::Debug for SecretBox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SecretBox(current key {}, {} fallback(s))", self.current.id, self.fallbacks.len())
+        write!(
+            f,
+            "SecretBox(current key {}, {} fallback(s))",
+            self.current.id,
+            self.fallbacks.len()
+        )
     }
 }
 
@@ -99,15 +107,27 @@ impl SecretBox {
             .expect("AES-GCM encryption cannot fail for small inputs");
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&sealed);
-        format!("{VERSION}.{}.{}", self.current.id, URL_SAFE_NO_PAD.encode(blob))
+        format!(
+            "{VERSION}.{}.{}",
+            self.current.id,
+            URL_SAFE_NO_PAD.encode(blob)
+        )
     }
 
-    pub fn open(&self, tenant_id: &str, field: &str, text: &str) -> Result<SecretString, CryptoError> {
+    pub fn open(
+        &self,
+        tenant_id: &str,
+        field: &str,
+        text: &str,
+    ) -> Result<SecretString, CryptoError> {
         let mut parts = text.splitn(3, '.');
-        let (Some(VERSION), Some(kid), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(VERSION), Some(kid), Some(body)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(CryptoError::Malformed);
         };
-        let blob = URL_SAFE_NO_PAD.decode(body).map_err(|_| CryptoError::Malformed)?;
+        let blob = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| CryptoError::Malformed)?;
         if blob.len() < NONCE_LEN + 16 {
             return Err(CryptoError::Malformed);
         }
@@ -118,14 +138,24 @@ impl SecretBox {
         let (nonce, sealed) = blob.split_at(NONCE_LEN);
         let plain = key
             .cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: &aad(tenant_id, field) })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: &aad(tenant_id, field),
+                },
+            )
             .map_err(|_| CryptoError::Tampered)?;
-        String::from_utf8(plain).map(SecretString::from).map_err(|_| CryptoError::Malformed)
+        String::from_utf8(plain)
+            .map(SecretString::from)
+            .map_err(|_| CryptoError::Malformed)
     }
 
     /// True when `text` was sealed under a retired key (rotation re-seals it).
     pub fn needs_rotation(&self, text: &str) -> bool {
-        text.split('.').nth(1).is_some_and(|kid| kid != self.current.id)
+        text.split('.')
+            .nth(1)
+            .is_some_and(|kid| kid != self.current.id)
     }
 }
 
@@ -152,15 +182,27 @@ mod tests {
         let c = b.seal("acme", "jira_api_token", &s);
         assert_ne!(a, c);
         assert!(!a.contains("xoxb"));
-        assert_eq!(b.open("acme", "jira_api_token", &a).unwrap().expose_secret(), "xoxb-planted-token");
+        assert_eq!(
+            b.open("acme", "jira_api_token", &a)
+                .unwrap()
+                .expose_secret(),
+            "xoxb-planted-token"
+        );
     }
 
     #[test]
     fn bound_to_tenant_and_field() {
         let b = boxed(K1, &[]);
         let sealed = b.seal("acme", "jira_api_token", &SecretString::from("t"));
-        assert_eq!(b.open("globex", "jira_api_token", &sealed).unwrap_err(), CryptoError::Tampered);
-        assert_eq!(b.open("acme", "workflow_github_token", &sealed).unwrap_err(), CryptoError::Tampered);
+        assert_eq!(
+            b.open("globex", "jira_api_token", &sealed).unwrap_err(),
+            CryptoError::Tampered
+        );
+        assert_eq!(
+            b.open("acme", "workflow_github_token", &sealed)
+                .unwrap_err(),
+            CryptoError::Tampered
+        );
     }
 
     #[test]
@@ -170,7 +212,11 @@ mod tests {
         let mut bytes = sealed.into_bytes();
         let last = bytes.len() - 3;
         bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
-        assert_eq!(b.open("acme", "f", &String::from_utf8(bytes).unwrap()).unwrap_err(), CryptoError::Tampered);
+        assert_eq!(
+            b.open("acme", "f", &String::from_utf8(bytes).unwrap())
+                .unwrap_err(),
+            CryptoError::Tampered
+        );
         for bad in ["", "v1", "v2.abc.def", "v1.abc.!!!", "v1.abc.AAAA"] {
             assert!(b.open("acme", "f", bad).is_err(), "{bad}");
         }
@@ -181,12 +227,18 @@ mod tests {
         let old = boxed(K1, &[]);
         let sealed = old.seal("acme", "f", &SecretString::from("v"));
         let rotated = boxed(K2, &[K1]);
-        assert_eq!(rotated.open("acme", "f", &sealed).unwrap().expose_secret(), "v");
+        assert_eq!(
+            rotated.open("acme", "f", &sealed).unwrap().expose_secret(),
+            "v"
+        );
         assert!(rotated.needs_rotation(&sealed));
         let resealed = rotated.seal("acme", "f", &SecretString::from("v"));
         assert!(!rotated.needs_rotation(&resealed));
         // Without the fallback the old value names its unknown key.
         let new_only = boxed(K2, &[]);
-        assert!(matches!(new_only.open("acme", "f", &sealed), Err(CryptoError::UnknownKey(_))));
+        assert!(matches!(
+            new_only.open("acme", "f", &sealed),
+            Err(CryptoError::UnknownKey(_))
+        ));
     }
 }

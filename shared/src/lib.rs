@@ -9,6 +9,6 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
-pub mod settings;
+// pub mod settings; (needs outbound)
 pub mod tenancy;
 pub mod validate;

@@ -37,6 +37,11 @@ impl AppState {
         let redactor = Redactor::new(config.secret_values());
         let audit = AuditLog::new(store.clone(), redactor);
         let keys = SecretBox::from_config(&config);
-        Arc::new(Self { config, store, audit, keys })
+        Arc::new(Self {
+            config,
+            store,
+            audit,
+            keys,
+        })
     }
 }

@@ -29,7 +29,11 @@ pub fn email(value: &str) -> Result<(), String> {
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
         });
-    if valid { Ok(()) } else { Err("must be an email address".into()) }
+    if valid {
+        Ok(())
+    } else {
+        Err("must be an email address".into())
+    }
 }
 
 /// Between `min` and `max` characters.
@@ -46,7 +50,11 @@ pub fn length(value: &str, min: usize, max: usize) -> Result<(), String> {
 
 /// Only the given extra characters beside ASCII letters and digits.
 pub fn charset(value: &str, extra: &str, what: &str) -> Result<(), String> {
-    if !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c)) {
+    if !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+    {
         Ok(())
     } else {
         Err(format!("must be {what}"))
@@ -62,7 +70,9 @@ mod tests {
         for ok in ["a@b.io", "ops+x@acme.example.com"] {
             assert!(email(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "a", "a@b", "@b.io", "a b@c.io", "a@.io", "a@b.io.", "a@b@c.io"] {
+        for bad in [
+            "", "a", "a@b", "@b.io", "a b@c.io", "a@.io", "a@b.io.", "a@b@c.io",
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
     }
@@ -70,7 +80,10 @@ mod tests {
     #[test]
     fn lengths_and_charsets() {
         assert!(length("12345678", 8, 1024).is_ok());
-        assert_eq!(length("1234567", 8, 1024).unwrap_err(), "must be 8-1024 characters");
+        assert_eq!(
+            length("1234567", 8, 1024).unwrap_err(),
+            "must be 8-1024 characters"
+        );
         assert!(charset("my-repo.v2_x", "-._", "letters").is_ok());
         assert!(charset("a/b", "-._", "letters").is_err());
         assert!(charset("", "-._", "letters").is_err());

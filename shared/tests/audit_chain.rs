@@ -23,7 +23,10 @@ fn event(tenant: &str, n: usize) -> NewEvent {
 }
 
 async fn stored_events(store: &DynStore, tenant: &str) -> Vec<valdrix_shared::store::Item> {
-    let mut q = Query::new(format!("TENANT#{tenant}"), SortKey::Prefix("AUDIT#0".into()));
+    let mut q = Query::new(
+        format!("TENANT#{tenant}"),
+        SortKey::Prefix("AUDIT#0".into()),
+    );
     q.limit = 1000;
     store.query(q).await.unwrap().items
 }
@@ -46,11 +49,18 @@ async fn concurrent_writers_leave_one_linear_chain(store: DynStore) {
         tokio::spawn(async move { log.append(event(&tenant, i)).await })
     });
     let results = join_all(writes).await;
-    let mut seqs: Vec<u64> = results.into_iter().map(|r| r.unwrap().unwrap().seq).collect();
+    let mut seqs: Vec<u64> = results
+        .into_iter()
+        .map(|r| r.unwrap().unwrap().seq)
+        .collect();
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=20).collect::<Vec<u64>>(), "no gap, no duplicate");
     match log.verify(&tenant).await.unwrap() {
-        Verification::Intact { events_checked, head_seq, .. } => {
+        Verification::Intact {
+            events_checked,
+            head_seq,
+            ..
+        } => {
             assert_eq!((events_checked, head_seq), (20, 20));
         }
         broken => panic!("chain broken: {broken:?}"),
@@ -76,12 +86,26 @@ async fn tampering_is_named_at_the_first_broken_seq(store: DynStore) {
 
     // A deleted event in the middle.
     let (log, tenant) = chain_of(&store, 5).await;
-    store.delete(&format!("TENANT#{tenant}"), "AUDIT#00000000000000000002", Condition::None).await.unwrap();
+    store
+        .delete(
+            &format!("TENANT#{tenant}"),
+            "AUDIT#00000000000000000002",
+            Condition::None,
+        )
+        .await
+        .unwrap();
     assert_broken(log.verify(&tenant).await.unwrap(), 2);
 
     // The last event deleted: the head still points past it.
     let (log, tenant) = chain_of(&store, 4).await;
-    store.delete(&format!("TENANT#{tenant}"), "AUDIT#00000000000000000004", Condition::None).await.unwrap();
+    store
+        .delete(
+            &format!("TENANT#{tenant}"),
+            "AUDIT#00000000000000000004",
+            Condition::None,
+        )
+        .await
+        .unwrap();
     assert_broken(log.verify(&tenant).await.unwrap(), 4);
 
     // Two events swapped between their positions.
@@ -112,7 +136,10 @@ async fn tampering_is_named_at_the_first_broken_seq(store: DynStore) {
 
 fn assert_broken(v: Verification, seq: u64) {
     match v {
-        Verification::Broken { broken_at_seq, reason } => {
+        Verification::Broken {
+            broken_at_seq,
+            reason,
+        } => {
             assert_eq!(broken_at_seq, seq, "reason: {reason}");
             assert!(!reason.is_empty());
         }
@@ -154,4 +181,3 @@ on_both_backends!(
     details_are_redacted_before_hashing,
     empty_chain_verifies,
 );
-

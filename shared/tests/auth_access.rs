@@ -11,12 +11,12 @@ use http_common::{ADMIN_KEY, FixtureStore, JWT_SECRET, config, config_with, send
 use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::{Value, json};
 use valdrix_shared::auth::{
-    AdminKey, AdminOrOwner, CurrentUser, Owner, check_admin_key, lookup, require_role,
-    require_tier, resolve_user,
+    AdminKey, AdminOrOwner, CurrentUser, Owner, check_admin_key, require_role, require_tier,
+    resolve_user,
 };
 use valdrix_shared::http::{ApiError, ApiJson, layers};
 use valdrix_shared::state::SharedState;
-use valdrix_shared::tenancy::{Role, Tier};
+use valdrix_shared::tenancy::{self, Role, Tier};
 
 const TENANT_A: &str = "7d0c1f4e-0000-4000-8000-00000000000a";
 const TENANT_B: &str = "7d0c1f4e-0000-4000-8000-00000000000b";
@@ -91,7 +91,7 @@ fn get_as(path: &str, sub: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn each_role_resolves_to_its_own_tenant_and_tier() {
-    let app = app(state(config(), store()));
+    let app = app(state(config(), store()).await);
     for (sub, role, tenant, tier) in [
         ("mia", "member", TENANT_A, "pro"),
         ("ada", "admin", TENANT_A, "pro"),
@@ -109,7 +109,7 @@ async fn each_role_resolves_to_its_own_tenant_and_tier() {
 
 #[tokio::test]
 async fn the_tenant_comes_from_the_membership_not_the_request() {
-    let app = app(state(config(), store()));
+    let app = app(state(config(), store()).await);
     let mut req = get_as("/me", "bob");
     req.headers_mut()
         .insert("x-tenant-id", TENANT_A.parse().unwrap());
@@ -119,7 +119,7 @@ async fn the_tenant_comes_from_the_membership_not_the_request() {
 
 #[tokio::test]
 async fn role_extractors_name_the_required_and_actual_role() {
-    let app = app(state(config(), store()));
+    let app = app(state(config(), store()).await);
     let cases = [
         (
             "/admin-area",
@@ -151,7 +151,7 @@ async fn role_extractors_name_the_required_and_actual_role() {
 
 #[tokio::test]
 async fn tier_gate_names_feature_required_and_current_tier() {
-    let app = app(state(config(), store()));
+    let app = app(state(config(), store()).await);
     assert_eq!(send(&app, get_as("/compliance", "mia")).await.status, 200);
     let body = send(&app, get_as("/compliance", "bob")).await.problem(403);
     assert_eq!(
@@ -162,7 +162,7 @@ async fn tier_gate_names_feature_required_and_current_tier() {
 
 #[tokio::test]
 async fn no_membership_or_a_missing_tenant_means_onboarding() {
-    let app = app(state(config(), store()));
+    let app = app(state(config(), store()).await);
     for sub in ["stranger", "orphan"] {
         let body = send(&app, get_as("/me", sub)).await.problem(403);
         assert_eq!(body["detail"], "tenant onboarding required", "{sub}");
@@ -173,7 +173,7 @@ async fn no_membership_or_a_missing_tenant_means_onboarding() {
 async fn token_problems_are_401_before_the_store_is_asked() {
     // The store is down: a 401 proves the token was judged first.
     let down = FixtureStore::down();
-    let app = app(state(config(), down));
+    let app = app(state(config(), down).await);
     let reply = send(&app, Request::get("/me").body(Body::empty()).unwrap()).await;
     assert_eq!(reply.problem(401)["detail"], "missing bearer token");
     assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
@@ -203,34 +203,40 @@ async fn token_problems_are_401_before_the_store_is_asked() {
 #[tokio::test]
 async fn a_store_outage_is_503_without_its_cause() {
     let down = FixtureStore::down();
-    let reply = send(&app(state(config(), down)), get_as("/me", "mia")).await;
+    let reply = send(&app(state(config(), down).await), get_as("/me", "mia")).await;
     assert_eq!(reply.problem(503)["detail"], "store unavailable");
-    assert!(!reply.text().contains("secret-internal-detail"));
+    assert!(
+        !reply.text().contains("127.0.0.1"),
+        "the cause leaked: {}",
+        reply.text()
+    );
 }
 
 #[tokio::test]
 async fn a_corrupt_membership_is_a_500_not_access() {
-    let reply = send(&app(state(config(), store())), get_as("/me", "weird")).await;
+    let reply = send(&app(state(config(), store()).await), get_as("/me", "weird")).await;
     assert_eq!(reply.problem(500)["detail"], "internal error");
 }
 
 #[tokio::test]
 async fn resolve_user_works_without_a_router() {
-    let store = store();
+    let store = store().build().await;
+    let store = store.as_ref();
     let cfg = config();
     let header = format!("Bearer {}", token("ada"));
-    let user = resolve_user(&store, &cfg, Some(&header)).await.unwrap();
+    let user = resolve_user(store, &cfg, Some(&header)).await.unwrap();
     assert_eq!((user.role, user.tier), (Role::Admin, Tier::Pro));
     assert!(matches!(
-        resolve_user(&store, &cfg, None).await,
+        resolve_user(store, &cfg, None).await,
         Err(ApiError::Unauthorized(_))
     ));
 }
 
 #[tokio::test]
 async fn lookups_read_the_documented_layout() {
-    let store = store();
-    let m = lookup::get_membership(&store, "ada")
+    let store = store().build().await;
+    let store = store.as_ref();
+    let m = tenancy::get_membership(store, "ada")
         .await
         .unwrap()
         .unwrap();
@@ -240,21 +246,21 @@ async fn lookups_read_the_documented_layout() {
     );
     assert_eq!(m.email, "ada@stored.example");
     assert!(
-        lookup::get_membership(&store, "nobody")
+        tenancy::get_membership(store, "nobody")
             .await
             .unwrap()
             .is_none()
     );
 
-    let t = lookup::get_tenant(&store, TENANT_B).await.unwrap().unwrap();
+    let t = tenancy::get_tenant(store, TENANT_B).await.unwrap().unwrap();
     assert_eq!((t.id.as_str(), t.tier), (TENANT_B, Tier::Free));
-    assert!(lookup::get_tenant(&store, "nope").await.unwrap().is_none());
+    assert!(tenancy::get_tenant(store, "nope").await.unwrap().is_none());
 
     // A META item naming another tenant is corrupt, never silently used.
     let mut mislabelled = tenant(TENANT_A, "pro");
     mislabelled["pk"] = json!(format!("TENANT#{TENANT_B}"));
-    let store = FixtureStore::default().with(mislabelled);
-    assert!(lookup::get_tenant(&store, TENANT_B).await.is_err());
+    let store = FixtureStore::default().with(mislabelled).build().await;
+    assert!(tenancy::get_tenant(store.as_ref(), TENANT_B).await.is_err());
 }
 
 #[test]
@@ -277,7 +283,7 @@ fn role_and_tier_gates_follow_the_order() {
 
 #[tokio::test]
 async fn admin_key_must_match_exactly() {
-    let app = app(state(config(), store()));
+    let app = app(state(config(), store()).await);
     let with_key = |key: &str| {
         Request::get("/ops")
             .header("x-admin-key", key)
@@ -304,7 +310,7 @@ async fn without_a_configured_key_admin_routes_stay_closed() {
     assert!(cfg.admin_api_key.is_none());
     assert!(check_admin_key(&cfg, Some(b"")).is_err());
     assert!(check_admin_key(&cfg, Some(ADMIN_KEY.as_bytes())).is_err());
-    let app = app(state(cfg, store()));
+    let app = app(state(cfg, store()).await);
     let req = Request::get("/ops")
         .header("x-admin-key", ADMIN_KEY)
         .body(Body::empty())

@@ -29,11 +29,11 @@ fn token(sub: &str) -> String {
     .unwrap()
 }
 
-fn app() -> Router {
+async fn app() -> Router {
     let store = FixtureStore::default()
         .with(json!({"pk": "TENANT#t1", "sk": "META", "id": "t1", "name": "T", "tier": "free", "created_at": "2026-01-01T00:00:00Z"}))
         .with(json!({"pk": "USER#mia", "sk": "MEMBERSHIP", "tenant_id": "t1", "role": "member", "email": "mia@example.com"}));
-    let state = state(config(), store);
+    let state = state(config(), store).await;
     let router = Router::new()
         .route("/me", get(|_: CurrentUser| async { "me" }))
         .route("/admin-area", get(|_: AdminOrOwner| async { "admin" }))
@@ -65,7 +65,7 @@ async fn logs_carry_the_request_id_and_never_credentials() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let app = app();
+    let app = app().await;
     let jwt = token("mia");
     let requests = [
         ("/me", "authorization", format!("Bearer {jwt}")),

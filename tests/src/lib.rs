@@ -36,7 +36,12 @@ fn uuid_like() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    format!("{:x}{:x}{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{:x}{:x}{}",
+        std::process::id(),
+        nanos,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A fresh embedded store in its own temporary file.
@@ -59,7 +64,10 @@ pub async fn dynamo_store() -> DynStore {
         region: Some("us-east-1".into()),
     };
     let store = store::open(&url).await.expect("open DynamoDB Local store");
-    store.ensure_table().await.expect("create table on DynamoDB Local");
+    store
+        .ensure_table()
+        .await
+        .expect("create table on DynamoDB Local");
     store
 }
 

@@ -48,7 +48,14 @@ async fn create_tenant(
     ApiJson(body): ApiJson<NewTenant>,
 ) -> Result<(StatusCode, Json<Tenant>), ApiError> {
     let tier = tenancy::parse_tier(&body.tier)?;
-    let tenant = tenancy::create_tenant(&state.audit, body.id, &body.name, tier, &admin_context(request_id)).await?;
+    let tenant = tenancy::create_tenant(
+        &state.audit,
+        body.id,
+        &body.name,
+        tier,
+        &admin_context(request_id),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(tenant)))
 }
 
@@ -77,7 +84,14 @@ async fn set_tier(
     ApiJson(body): ApiJson<TierChange>,
 ) -> Result<Json<Tenant>, ApiError> {
     let tier = tenancy::parse_tier(&body.tier)?;
-    let tenant = tenancy::set_tier(state.store.as_ref(), &state.audit, &tenant_id, tier, &admin_context(request_id)).await?;
+    let tenant = tenancy::set_tier(
+        state.store.as_ref(),
+        &state.audit,
+        &tenant_id,
+        tier,
+        &admin_context(request_id),
+    )
+    .await?;
     Ok(Json(tenant))
 }
 
@@ -115,7 +129,14 @@ async fn remove_member(
     request_id: RequestId,
     Path((tenant_id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    tenancy::remove_member(state.store.as_ref(), &state.audit, &tenant_id, &user_id, &admin_context(request_id)).await?;
+    tenancy::remove_member(
+        state.store.as_ref(),
+        &state.audit,
+        &tenant_id,
+        &user_id,
+        &admin_context(request_id),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

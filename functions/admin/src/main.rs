@@ -6,5 +6,9 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let config = startup::load_runtime_config(env!("CARGO_PKG_NAME")).await?;
     let state = AppState::init(config).await?;
-    run(admin::router(state)).await
+    run(valdrix_shared::http::layers(
+        admin::router(state.clone()),
+        &state.config,
+    ))
+    .await
 }

@@ -39,14 +39,25 @@ fn expected_version(headers: &HeaderMap, body: Option<u64>) -> Result<Option<u64
     let header = match headers.get(header::IF_MATCH) {
         None => None,
         Some(raw) => {
-            let text = raw.to_str().unwrap_or_default().trim().trim_start_matches("W/").trim_matches('"');
+            let text = raw
+                .to_str()
+                .unwrap_or_default()
+                .trim()
+                .trim_start_matches("W/")
+                .trim_matches('"');
             Some(text.parse::<u64>().map_err(|_| {
-                ApiError::unprocessable_field("If-Match", "must be the ETag of a previous read, e.g. \"3\"")
+                ApiError::unprocessable_field(
+                    "If-Match",
+                    "must be the ETag of a previous read, e.g. \"3\"",
+                )
             })?)
         }
     };
     match (header, body) {
-        (Some(h), Some(b)) if h != b => Err(ApiError::unprocessable_field("version", "disagrees with If-Match")),
+        (Some(h), Some(b)) if h != b => Err(ApiError::unprocessable_field(
+            "version",
+            "disagrees with If-Match",
+        )),
         (h, b) => Ok(h.or(b)),
     }
 }
@@ -67,13 +78,27 @@ async fn update(
         )));
     }
     let policy = Policy::from_config(&state.config);
-    let applied = settings::apply(&current, body, user.tier, &user.tenant_id, &state.keys, policy)?;
+    let applied = settings::apply(
+        &current,
+        body,
+        user.tier,
+        &user.tenant_id,
+        &state.keys,
+        policy,
+    )?;
     let ctx = ChangeContext {
-        actor: Actor::User { user_id: user.user_id.clone(), email: user.email.clone() },
+        actor: Actor::User {
+            user_id: user.user_id.clone(),
+            email: user.email.clone(),
+        },
         request_id: Some(request_id.to_string()),
     };
-    let Saved::Ok { version } = settings::save(&state.audit, &user.tenant_id, &applied, version, &ctx).await? else {
-        return Err(ApiError::Conflict("settings changed concurrently; read them again".into()));
+    let Saved::Ok { version } =
+        settings::save(&state.audit, &user.tenant_id, &applied, version, &ctx).await?
+    else {
+        return Err(ApiError::Conflict(
+            "settings changed concurrently; read them again".into(),
+        ));
     };
     let mut body = applied.settings.view(version);
     if let Some(secret) = &applied.new_signing_secret {

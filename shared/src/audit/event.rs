@@ -114,7 +114,10 @@ mod tests {
             r#""request_id":"req-1","resource":"tenant/acme","seq":1,"success":true,"#,
             r#""tenant_id":"acme","timestamp":"2026-11-27T08:00:00.000Z"}"#
         );
-        assert_eq!(e.hash, hex::encode(Sha256::digest(expected_input.as_bytes())));
+        assert_eq!(
+            e.hash,
+            hex::encode(Sha256::digest(expected_input.as_bytes()))
+        );
     }
 
     #[test]

@@ -14,11 +14,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::store::{
-    Condition, Cursor, DynStore, Item, Page, Query, SortKey, StoreError, WriteOp,
-    VERSION_ATTRIBUTE,
+    Condition, Cursor, DynStore, Item, Page, Query, SortKey, StoreError, VERSION_ATTRIBUTE, WriteOp,
 };
 
-pub use event::{AuditEvent, Actor, GENESIS_HASH, NewEvent, canonical_json};
+pub use event::{Actor, AuditEvent, GENESIS_HASH, NewEvent, canonical_json};
 pub use redact::{REDACTED, Redactor};
 pub use verify::Verification;
 
@@ -110,7 +109,9 @@ impl AuditLog {
                     }
                     .into());
                 }
-                Err(StoreError::TransactionConditionFailed { .. } | StoreError::TransactionConflict) => {
+                Err(
+                    StoreError::TransactionConditionFailed { .. } | StoreError::TransactionConflict,
+                ) => {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 Err(other) => return Err(other.into()),
@@ -124,7 +125,11 @@ impl AuditLog {
             return Ok(None);
         };
         let num = |k: &str| item.get(k).and_then(Value::as_u64);
-        match (num("seq"), item.get("hash").and_then(Value::as_str), num(VERSION_ATTRIBUTE)) {
+        match (
+            num("seq"),
+            item.get("hash").and_then(Value::as_str),
+            num(VERSION_ATTRIBUTE),
+        ) {
             (Some(seq), Some(hash), Some(version)) => Ok(Some(Head {
                 seq,
                 hash: hash.to_owned(),
@@ -239,7 +244,9 @@ fn head_write(e: &AuditEvent, old: Option<&Head>) -> WriteOp {
             Value::Object(map) => map,
             _ => unreachable!("json! object"),
         },
-        condition: old.map_or(Condition::NotExists, |h| Condition::VersionEquals(h.version)),
+        condition: old.map_or(Condition::NotExists, |h| {
+            Condition::VersionEquals(h.version)
+        }),
     }
 }
 
@@ -251,8 +258,14 @@ pub fn parse_item(item: &Item) -> Result<AuditEvent, AuditError> {
             .unwrap_or("?")
             .to_owned()
     };
-    let mut body = item.get("event").cloned().ok_or_else(|| AuditError::Malformed(where_()))?;
-    let hash = item.get("hash").cloned().ok_or_else(|| AuditError::Malformed(where_()))?;
+    let mut body = item
+        .get("event")
+        .cloned()
+        .ok_or_else(|| AuditError::Malformed(where_()))?;
+    let hash = item
+        .get("hash")
+        .cloned()
+        .ok_or_else(|| AuditError::Malformed(where_()))?;
     if let Value::Object(map) = &mut body {
         map.insert("hash".into(), hash);
     }

@@ -77,7 +77,8 @@ impl Redactor {
     /// True when `text` is, or contains, a known secret.
     pub fn holds_secret(&self, text: &str) -> bool {
         self.known.iter().any(|secret| {
-            text == secret || (secret.len() >= MIN_SEARCHED_SECRET && text.contains(secret.as_str()))
+            text == secret
+                || (secret.len() >= MIN_SEARCHED_SECRET && text.contains(secret.as_str()))
         })
     }
 }

@@ -85,13 +85,22 @@ impl Walk {
         };
         let stored_sk = item.get("sk").and_then(|v| v.as_str()).unwrap_or_default();
         if event.seq > expected {
-            return broken(expected, format!("event {expected} is missing (next stored is {})", event.seq));
+            return broken(
+                expected,
+                format!("event {expected} is missing (next stored is {})", event.seq),
+            );
         }
         if event.seq != expected || stored_sk != event_sk(event.seq) {
-            return broken(expected, "event is out of order: its seq does not match its position");
+            return broken(
+                expected,
+                "event is out of order: its seq does not match its position",
+            );
         }
         if event.prev_hash != self.prev_hash {
-            return broken(expected, "prev_hash does not match the previous event's hash");
+            return broken(
+                expected,
+                "prev_hash does not match the previous event's hash",
+            );
         }
         if event.compute_hash() != event.hash {
             return broken(expected, "hash does not match the event's content");
@@ -107,7 +116,10 @@ impl Walk {
         if head_seq > self.checked {
             return Verification::Broken {
                 broken_at_seq: self.checked + 1,
-                reason: format!("event {} is missing (the head is at {head_seq})", self.checked + 1),
+                reason: format!(
+                    "event {} is missing (the head is at {head_seq})",
+                    self.checked + 1
+                ),
             };
         }
         if head_seq < self.checked {

@@ -4,7 +4,6 @@
 
 mod admin_key;
 mod jwt;
-pub mod lookup;
 mod user;
 
 pub use admin_key::{

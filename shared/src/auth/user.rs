@@ -9,12 +9,12 @@ use http::header::AUTHORIZATION;
 use http::request::Parts;
 
 use super::jwt::{INVALID_TOKEN, verify_bearer};
-use super::lookup::{get_membership, get_tenant};
 use crate::config::RuntimeConfig;
 use crate::http::ApiError;
 use crate::state::SharedState;
 use crate::store::Store;
 use crate::tenancy::{Role, Tier};
+use crate::tenancy::{get_membership, get_tenant};
 
 pub const ONBOARDING_REQUIRED: &str = "tenant onboarding required";
 

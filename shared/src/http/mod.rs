@@ -3,6 +3,7 @@
 //! limit, per-request logging and panic containment — all applied by [`layers`].
 
 mod cors;
+mod domain;
 mod json;
 mod normalize;
 mod panic;

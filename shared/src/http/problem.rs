@@ -4,7 +4,6 @@
 use axum::response::{IntoResponse, Response};
 use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
-use serde::Serialize;
 
 use crate::store::StoreError;
 
@@ -16,21 +15,8 @@ pub const PROBLEM_TYPE_BASE: &str = "https://docs.valdrix.io/problems/";
 pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
 
 /// One violated field of a request: `field` is a dotted path into the body
-/// (or the query parameter's name).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+/// (or the query parameter's name). The domain's own type, shown as is.
+pub use crate::validate::FieldViolation as FieldError;
 
 /// Every `detail` here is shown to the caller, so it must be safe to show:
 /// never a secret, a token or an internal error's text. Causes go to the log.

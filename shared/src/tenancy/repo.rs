@@ -33,7 +33,10 @@ pub struct ChangeContext {
 #[derive(Debug, thiserror::Error)]
 pub enum TenancyError {
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]
@@ -97,34 +100,54 @@ pub fn parse_role(raw: &str) -> Result<Role, TenancyError> {
 }
 
 pub async fn get_tenant(store: &dyn Store, id: &str) -> Result<Option<Tenant>, StoreError> {
-    match store.get(&tenant_pk(id), META_SK).await? {
-        Some(item) => Ok(Some(from_item::<Tenant>(&item)?.0)),
-        None => Ok(None),
-    }
+    Ok(get_tenant_versioned(store, id).await?.map(|(t, _)| t))
 }
 
-async fn get_tenant_versioned(store: &dyn Store, id: &str) -> Result<Option<(Tenant, u64)>, StoreError> {
-    match store.get(&tenant_pk(id), META_SK).await? {
-        Some(item) => Ok(Some(from_item(&item)?)),
-        None => Ok(None),
+async fn get_tenant_versioned(
+    store: &dyn Store,
+    id: &str,
+) -> Result<Option<(Tenant, u64)>, StoreError> {
+    let Some(item) = store.get(&tenant_pk(id), META_SK).await? else {
+        return Ok(None);
+    };
+    let (tenant, version): (Tenant, u64) = from_item(&item)?;
+    // A META item naming another tenant is corrupt, never silently used.
+    if tenant.id != id {
+        return Err(StoreError::Invalid(format!(
+            "tenant {id} META names another id"
+        )));
     }
+    Ok(Some((tenant, version)))
 }
 
-pub async fn get_membership(store: &dyn Store, user_id: &str) -> Result<Option<Membership>, StoreError> {
-    Ok(get_membership_versioned(store, user_id).await?.map(|(m, _)| m))
+pub async fn get_membership(
+    store: &dyn Store,
+    user_id: &str,
+) -> Result<Option<Membership>, StoreError> {
+    Ok(get_membership_versioned(store, user_id)
+        .await?
+        .map(|(m, _)| m))
 }
 
 async fn get_membership_versioned(
     store: &dyn Store,
     user_id: &str,
 ) -> Result<Option<(Membership, u64)>, StoreError> {
-    match store.get(&user_pk(user_id), MEMBERSHIP_SK).await? {
-        Some(item) => Ok(Some(from_item(&item)?)),
-        None => Ok(None),
-    }
+    let Some(mut item) = store.get(&user_pk(user_id), MEMBERSHIP_SK).await? else {
+        return Ok(None);
+    };
+    // The key is the source of truth for whose membership this is.
+    item.insert("user_id".into(), user_id.into());
+    Ok(Some(from_item(&item)?))
 }
 
-fn event(tenant_id: &str, event_type: &str, resource: String, ctx: &ChangeContext, details: serde_json::Value) -> NewEvent {
+fn event(
+    tenant_id: &str,
+    event_type: &str,
+    resource: String,
+    ctx: &ChangeContext,
+    details: serde_json::Value,
+) -> NewEvent {
     NewEvent {
         tenant_id: tenant_id.to_owned(),
         event_type: event_type.to_owned(),
@@ -174,13 +197,16 @@ pub async fn create_tenant(
     ];
     let details = json!({"name": tenant.name, "tier": tier});
     match audit
-        .append_with(event(&id, "tenant.created", format!("tenant/{id}"), ctx, details), ops)
+        .append_with(
+            event(&id, "tenant.created", format!("tenant/{id}"), ctx, details),
+            ops,
+        )
         .await
     {
         Ok(_) => Ok(tenant),
-        Err(AuditError::Store(StoreError::TransactionConditionFailed { .. })) => {
-            Err(TenancyError::Conflict(format!("tenant {id} already exists")))
-        }
+        Err(AuditError::Store(StoreError::TransactionConditionFailed { .. })) => Err(
+            TenancyError::Conflict(format!("tenant {id} already exists")),
+        ),
         Err(e) => Err(e.into()),
     }
 }
@@ -203,7 +229,16 @@ pub async fn set_tier(
     };
     let details = json!({"from": old, "to": tier});
     audit
-        .append_with(event(id, "tenant.tier_changed", format!("tenant/{id}"), ctx, details), vec![put])
+        .append_with(
+            event(
+                id,
+                "tenant.tier_changed",
+                format!("tenant/{id}"),
+                ctx,
+                details,
+            ),
+            vec![put],
+        )
         .await
         .map_err(conflict_on_race)?;
     Ok(tenant)
@@ -260,9 +295,16 @@ pub async fn put_member(
         "role": role,
         "previous_role": existing.as_ref().map(|(m, _)| m.role),
     });
-    let kind = if existing.is_some() { "member.updated" } else { "member.added" };
+    let kind = if existing.is_some() {
+        "member.updated"
+    } else {
+        "member.added"
+    };
     audit
-        .append_with(event(tenant_id, kind, format!("member/{user_id}"), ctx, details), ops)
+        .append_with(
+            event(tenant_id, kind, format!("member/{user_id}"), ctx, details),
+            ops,
+        )
         .await
         .map_err(conflict_on_race)?;
     Ok(membership)
@@ -287,7 +329,16 @@ pub async fn remove_member(
     };
     let details = json!({"user_id": user_id, "role": membership.role});
     audit
-        .append_with(event(tenant_id, "member.removed", format!("member/{user_id}"), ctx, details), vec![delete])
+        .append_with(
+            event(
+                tenant_id,
+                "member.removed",
+                format!("member/{user_id}"),
+                ctx,
+                details,
+            ),
+            vec![delete],
+        )
         .await
         .map_err(conflict_on_race)?;
     Ok(())
@@ -316,7 +367,11 @@ pub async fn list_tenant_ids(
     let ids = page
         .items
         .iter()
-        .filter_map(|item| item.get("sk").and_then(serde_json::Value::as_str).map(str::to_owned))
+        .filter_map(|item| {
+            item.get("sk")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        })
         .collect();
     Ok((ids, page.next_cursor))
 }

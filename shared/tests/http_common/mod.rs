@@ -2,10 +2,8 @@
 //! one-shot request helper, and a read-only fixture store.
 #![allow(dead_code)] // each test crate uses a different subset
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use http::{HeaderMap, Request, StatusCode};
@@ -13,7 +11,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 use valdrix_shared::config::{RuntimeConfig, VarSet, validate};
 use valdrix_shared::state::{AppState, SharedState};
-use valdrix_shared::store::{Condition, Item, Page, Query, Store, StoreError, WriteOp};
+use valdrix_shared::store::{Condition, DynStore, DynamoStore, Item, SqliteStore, Store};
 
 pub const JWT_SECRET: &str = "jwt-7Hq2mXv9LpR4sT8wZ1cN5bF3kD6gJ0aY";
 pub const ADMIN_KEY: &str = "adm-R8tY1uI4oP7aS0dF3gH6jK9lZ2xC5vBn";
@@ -43,11 +41,8 @@ pub fn config() -> RuntimeConfig {
     config_with(&[])
 }
 
-pub fn state(config: RuntimeConfig, store: FixtureStore) -> SharedState {
-    Arc::new(AppState {
-        config: Arc::new(config),
-        store: Arc::new(store),
-    })
+pub async fn state(config: RuntimeConfig, store: FixtureStore) -> SharedState {
+    AppState::new(Arc::new(config), store.build().await)
 }
 
 pub struct Reply {
@@ -107,16 +102,16 @@ pub async fn send(router: &Router, request: Request<Body>) -> Reply {
     }
 }
 
-/// Serves `get` from fixed items; `down` makes every call fail as an outage.
-/// Writes are not needed by these tests and are refused.
+/// A real embedded store seeded with raw items (written exactly as given, so
+/// tests can plant malformed data), or a DynamoDB store whose endpoint refuses
+/// connections, for outages.
 #[derive(Default)]
 pub struct FixtureStore {
-    items: HashMap<(String, String), Item>,
+    items: Vec<Item>,
     down: bool,
 }
 
 impl FixtureStore {
-    /// A store whose every call fails as an outage.
     pub fn down() -> Self {
         Self {
             down: true,
@@ -128,47 +123,21 @@ impl FixtureStore {
         let Value::Object(item) = value else {
             panic!("fixture item must be an object")
         };
-        let key = (
-            item["pk"].as_str().unwrap().to_owned(),
-            item["sk"].as_str().unwrap().to_owned(),
-        );
-        self.items.insert(key, item);
+        self.items.push(item);
         self
     }
 
-    fn check(&self) -> Result<(), StoreError> {
+    pub async fn build(self) -> DynStore {
         if self.down {
-            Err(StoreError::Unavailable(
-                "dial tcp 10.0.0.7:443: secret-internal-detail".into(),
-            ))
-        } else {
-            Ok(())
+            // Nothing listens on port 1: every call fails as an outage would.
+            return Arc::new(
+                DynamoStore::connect("t-down", Some("http://127.0.0.1:1"), Some("us-east-1")).await,
+            );
         }
-    }
-}
-
-#[async_trait]
-impl Store for FixtureStore {
-    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
-        self.check()?;
-        Ok(self.items.get(&(pk.into(), sk.into())).cloned())
-    }
-    async fn put(&self, _: Item, _: Condition) -> Result<(), StoreError> {
-        Err(StoreError::Invalid("fixture store is read-only".into()))
-    }
-    async fn delete(&self, _: &str, _: &str, _: Condition) -> Result<(), StoreError> {
-        Err(StoreError::Invalid("fixture store is read-only".into()))
-    }
-    async fn query(&self, _: Query) -> Result<Page, StoreError> {
-        Err(StoreError::Invalid("fixture store is read-only".into()))
-    }
-    async fn transact(&self, _: Vec<WriteOp>) -> Result<(), StoreError> {
-        Err(StoreError::Invalid("fixture store is read-only".into()))
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.check()
-    }
-    async fn ensure_table(&self) -> Result<bool, StoreError> {
-        Ok(false)
+        let store = SqliteStore::open_in_memory().expect("in-memory store");
+        for item in self.items {
+            store.put(item, Condition::None).await.expect("seed item");
+        }
+        Arc::new(store)
     }
 }
