@@ -787,6 +787,58 @@ mod dynamo_only {
         );
         assert!(err.to_string().len() < 100, "a short message: {err}");
     }
+
+    /// Stops the private instance even when an assertion fails first.
+    struct KillOnDrop(std::process::Child);
+
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// A private DynamoDB Local that goes away mid-life: the same store then
+    /// answers Unavailable within the timeouts (what a health check needs).
+    #[tokio::test]
+    async fn store_turns_unavailable_when_dynamodb_local_stops() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let mut child = KillOnDrop(
+            valdrix_tests::dynamodb_local_command(port)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn DynamoDB Local"),
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "private DynamoDB Local did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let url = StoreUrl::DynamoDb {
+            table: CONTRACT_TABLE.into(),
+            endpoint: Some(format!("http://127.0.0.1:{port}")),
+            region: None,
+        };
+        let store = store::open(&url).await.unwrap();
+        assert!(store.ensure_table().await.unwrap());
+        store.ping().await.unwrap();
+
+        child.0.kill().expect("stop DynamoDB Local");
+        child.0.wait().expect("reap DynamoDB Local");
+        let started = Instant::now();
+        assert!(matches!(
+            store.ping().await,
+            Err(StoreError::Unavailable(_))
+        ));
+        assert!(started.elapsed() < Duration::from_secs(6));
+    }
 }
 
 mod sqlite_only {
