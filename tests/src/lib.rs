@@ -117,3 +117,113 @@ pub fn dynamodb_local_command(port: u16) -> std::process::Command {
     }
     cmd
 }
+
+/// A DynamoDB Local of a test's own, on its own port, that the test can stop
+/// and start again (the shared emulator must never be stopped). Killed on drop.
+pub struct PrivateDynamo {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateDynamo {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut me = Self { port, child: None };
+        me.restart().await;
+        me
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Start (again) on the same port; data starts empty (in-memory).
+    pub async fn restart(&mut self) {
+        self.stop();
+        let child = dynamodb_local_command(self.port)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn DynamoDB Local");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "private DynamoDB Local did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for PrivateDynamo {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// An API Gateway v2 event from `events/`, as the request lambda_http would
+/// hand the router, with its placeholders filled in.
+pub fn event_request(name: &str, replacements: &[(&str, &str)]) -> lambda_http::Request {
+    let path = format!("{}/../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    for (from, to) in replacements {
+        text = text.replace(from, to);
+    }
+    lambda_http::request::from_str(&text)
+        .unwrap_or_else(|e| panic!("{name} is not an API Gateway v2 event: {e}"))
+}
+
+/// A user token as Supabase would issue it, signed with the test config's secret.
+pub fn user_token(sub: &str, email: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = serde_json::json!({
+        "sub": sub, "email": email, "aud": "authenticated", "role": "authenticated",
+        "iat": now, "exp": now + 600,
+    });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .expect("sign test token")
+}
+
+/// Send a request through a router and return status, headers and JSON body.
+pub async fn call(
+    router: &axum::Router,
+    request: lambda_http::Request,
+) -> (u16, http::HeaderMap, serde_json::Value) {
+    use tower::ServiceExt;
+    let (parts, body) = request.into_parts();
+    let request = http::Request::from_parts(parts, axum::body::Body::from(body.to_vec()));
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("router answers");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let json = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        })
+    };
+    (status, headers, json)
+}

@@ -1,6 +1,7 @@
 //! Every error response leaves as problem+json, whoever produced it: axum's
 //! own 404/405 and extractor rejections, the body limit's 413, a handler's
-//! bare status code. `ApiError` responses pass through untouched.
+//! bare status code. `ApiError` responses, and JSON bodies a handler built on
+//! purpose (the health report's 503), pass through untouched.
 
 use axum::response::Response;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
@@ -17,7 +18,7 @@ pub(crate) async fn normalize(mut response: Response) -> Response {
         .headers_mut()
         .insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_problem(&response) {
+    if !(status.is_client_error() || status.is_server_error()) || is_structured(&response) {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -48,10 +49,10 @@ pub(crate) async fn normalize(mut response: Response) -> Response {
     replaced
 }
 
-fn is_problem(response: &Response) -> bool {
+fn is_structured(response: &Response) -> bool {
     response
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(PROBLEM_CONTENT_TYPE))
+        .is_some_and(|v| v.starts_with(PROBLEM_CONTENT_TYPE) || v.starts_with("application/json"))
 }
