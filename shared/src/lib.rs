@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod http;
+pub mod outbound;
 pub mod startup;
 pub mod state;
 pub mod store;
