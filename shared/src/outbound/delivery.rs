@@ -6,6 +6,9 @@ use chrono::{DateTime, Utc};
 
 use super::ssrf::Refusal;
 
+/// Longest `detail` kept.
+pub const DETAIL_MAX_CHARS: usize = 400;
+
 /// Whether trying again later can help. Only meaningful when `ok` is false.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retryability {
@@ -69,14 +72,16 @@ impl Delivery {
         }
     }
 
-    /// Blanks every occurrence of the given secrets in `detail`: a receiver may
-    /// echo what it was sent, and the detail ends up in audit records.
+    /// Blanks every occurrence of the given secrets in `detail` (a receiver may
+    /// echo what it was sent, and the detail ends up in audit records), then
+    /// bounds its length.
     pub(crate) fn scrubbed(mut self, secrets: &[&str]) -> Self {
         for secret in secrets.iter().filter(|s| !s.is_empty()) {
             if self.detail.contains(secret) {
                 self.detail = self.detail.replace(secret, "[redacted]");
             }
         }
+        self.detail = cut(&self.detail, DETAIL_MAX_CHARS);
         self
     }
 }
@@ -105,21 +110,20 @@ pub(crate) fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Durat
     )
 }
 
-/// Vendor-supplied text made safe for `detail`: one line, no control
-/// characters, bounded length.
-pub(crate) fn vendor_text(text: &str, max_chars: usize) -> String {
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let squeezed = one_line.split_whitespace().collect::<Vec<_>>().join(" ");
-    cut(&squeezed, max_chars)
+/// Vendor-supplied text made fit for `detail`: one line, no control characters.
+/// Not cut here: [`Delivery::scrubbed`] cuts after scrubbing, so a cut can never
+/// leave part of a secret behind.
+pub(crate) fn one_line(text: &str) -> String {
+    text.split(|c: char| c.is_control() || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// At most `max_chars` characters of `text`, cut on a character boundary.
 pub(crate) fn cut(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {
-        Some((at, _)) => format!("{}…", &text[..at]),
+        Some((at, _)) => text[..at].to_owned(),
         None => text.to_owned(),
     }
 }
@@ -169,8 +173,18 @@ mod tests {
     }
 
     #[test]
-    fn vendor_text_is_one_bounded_line() {
-        assert_eq!(vendor_text("a\nb\t\u{7}c", 10), "a b c");
-        assert_eq!(vendor_text("ééééé", 3), "ééé…");
+    fn vendor_text_becomes_one_line_and_cuts_keep_characters_whole() {
+        assert_eq!(one_line(" a\nb\t\u{7}c "), "a b c");
+        assert_eq!(cut("ééééé", 3), "ééé");
+        assert_eq!(cut("ab", 3), "ab");
+    }
+
+    #[test]
+    fn scrub_runs_before_the_cut() {
+        let secret = "s3cr3t-token-value";
+        let long = format!("{}{secret}", "x".repeat(DETAIL_MAX_CHARS - 5));
+        let d = Delivery::bad_config(&long).scrubbed(&[secret]);
+        assert!(!d.detail.contains("s3cr"), "{}", d.detail);
+        assert_eq!(d.detail.chars().count(), DETAIL_MAX_CHARS);
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{Endpoints, Notification, endpoint, plain_token, settle};
 use crate::outbound::client::{Kind, Outbound, Reply};
-use crate::outbound::delivery::{Delivery, cut, vendor_text};
+use crate::outbound::delivery::{Delivery, cut, one_line};
 
 #[derive(Debug, Clone)]
 pub struct GithubTarget {
@@ -67,7 +67,7 @@ fn judge(reply: &Reply) -> Delivery {
     }
     let message = reply
         .json()
-        .and_then(|j| j.get("message")?.as_str().map(|m| vendor_text(m, 300)));
+        .and_then(|j| j.get("message")?.as_str().map(one_line));
     match message {
         Some(m) => reply.failure(format!("GitHub answered {}: {m}", reply.status)),
         None => reply.failure(format!("GitHub answered {}", reply.status)),

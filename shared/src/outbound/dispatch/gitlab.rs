@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{Notification, endpoint, parse_base, plain_token, settle};
 use crate::outbound::client::{Kind, Outbound, Reply};
-use crate::outbound::delivery::{Delivery, cut, vendor_text};
+use crate::outbound::delivery::{Delivery, cut, one_line};
 
 /// The default base URL.
 pub const GITLAB_COM: &str = "https://gitlab.com";
@@ -90,7 +90,7 @@ fn judge(reply: &Reply) -> Delivery {
         Some(r) => reply.failure(format!(
             "GitLab answered {}: {}",
             reply.status,
-            vendor_text(&r, 300)
+            one_line(&r)
         )),
         None => reply.failure(format!("GitLab answered {}", reply.status)),
     }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Notification, endpoint, parse_base, settle};
 use crate::outbound::client::{Kind, Outbound, Reply};
-use crate::outbound::delivery::{Delivery, cut, vendor_text};
+use crate::outbound::delivery::{Delivery, cut, one_line};
 
 /// A tenant's Jira settings. `base_url` is tenant-supplied: SSRF-checked per call.
 #[derive(Debug, Clone)]
@@ -107,7 +107,7 @@ fn issue_body(target: &JiraTarget, n: &Notification) -> Value {
     };
     json!({"fields": {
         "project": {"key": target.project_key},
-        "summary": cut(&vendor_text(&n.title, 400), 250),
+        "summary": cut(&one_line(&n.title), 250),
         "issuetype": {"name": issue_type},
         "description": adf(n),
         "labels": labels(n),
@@ -198,10 +198,7 @@ fn refusal_detail(reply: &Reply) -> String {
     if parts.is_empty() {
         format!("Jira answered {status}")
     } else {
-        format!(
-            "Jira answered {status}: {}",
-            vendor_text(&parts.join("; "), 300)
-        )
+        format!("Jira answered {status}: {}", one_line(&parts.join("; ")))
     }
 }
 
