@@ -5,10 +5,11 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod http;
+pub mod outbound;
 pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
-// pub mod settings; (needs outbound)
+pub mod settings;
 pub mod tenancy;
 pub mod validate;

@@ -1,0 +1,18 @@
+//! Every call Valdrix makes to a third party: Slack, Jira, GitHub, GitLab and
+//! tenant webhooks (ARCHITECTURE.md §8).
+//!
+//! - [`ssrf`]: the guard that refuses non-public targets, statically and after DNS;
+//! - [`client`]: the one HTTP client (rustls, no redirects, no env proxy, timeouts,
+//!   capped body reads, DNS answers checked and pinned);
+//! - [`webhook_sig`]: Standard Webhooks signing for generic webhooks;
+//! - [`dispatch`]: one plain async fn per integration, all returning a [`Delivery`].
+
+pub mod client;
+pub mod delivery;
+pub mod dispatch;
+pub mod ssrf;
+pub mod webhook_sig;
+
+pub use client::{Kind, MAX_RESPONSE_BYTES, Outbound, Reply, Timeouts};
+pub use delivery::{Delivery, Retryability};
+pub use ssrf::{Policy, Refusal};

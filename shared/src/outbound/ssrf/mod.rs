@@ -1,0 +1,130 @@
+//! SSRF guard for every outbound URL (standards.md §3.2).
+//!
+//! Two layers: [`check_url`] judges the parsed URL (scheme, credentials, literal
+//! IPs in any notation, local names) before anything touches the network, and
+//! [`resolve_checked`] refuses a name when ANY of its DNS answers is non-public.
+//! The client runs the second layer inside its resolver, so the address it
+//! connects to is the one that was checked.
+
+mod ip;
+mod resolve;
+
+use std::net::IpAddr;
+
+use url::{Host, Url};
+
+use crate::config::RuntimeConfig;
+
+pub use ip::is_public_ip;
+pub(crate) use resolve::lookup_checked;
+pub use resolve::{Lookup, SystemLookup, resolve_checked, resolve_checked_with};
+
+/// What the guard lets through. `Policy::default()` is the production policy:
+/// https only, public addresses only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Plain `http://` URLs (local fakes only).
+    pub allow_http: bool,
+    /// Loopback, private and other non-public targets (local fakes only).
+    pub allow_private: bool,
+}
+
+impl Policy {
+    /// The allowance comes only from `VALDRIX_ALLOW_PRIVATE_OUTBOUND`, and never
+    /// in staging or production. The contract already refuses that combination;
+    /// checking again here means a hand-built config cannot open the door either.
+    pub fn from_config(config: &RuntimeConfig) -> Self {
+        let local = config.allow_private_outbound && !config.environment.is_strict();
+        Self {
+            allow_http: local,
+            allow_private: local,
+        }
+    }
+}
+
+/// Why a URL or host was refused. The text names the host or address at most,
+/// never the path or query (tenant URLs often carry tokens there).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("not a valid absolute URL")]
+    Malformed,
+    #[error("scheme `{0}` is not allowed: use https")]
+    Scheme(String),
+    #[error("URL must not carry credentials")]
+    Credentials,
+    #[error("URL has no host")]
+    NoHost,
+    #[error("host `{0}` is a local or internal name")]
+    LocalName(String),
+    #[error("address {0} is not public")]
+    NonPublicAddress(IpAddr),
+    #[error("host `{host}` resolves to non-public address {addr}")]
+    ResolvesNonPublic { host: String, addr: IpAddr },
+    #[error("host `{0}` could not be resolved")]
+    Unresolvable(String),
+}
+
+impl Refusal {
+    /// DNS failures may clear up on their own; every other refusal is final.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unresolvable(_))
+    }
+}
+
+/// Parses `url` and runs the static checks on it.
+pub fn check_url(url: &str, policy: &Policy) -> Result<Url, Refusal> {
+    let parsed = Url::parse(url).map_err(|_| Refusal::Malformed)?;
+    check_parsed(&parsed, policy)?;
+    Ok(parsed)
+}
+
+/// The static checks on an already parsed URL. For `http`/`https` the `url`
+/// crate has already normalised decimal, hex, octal and short IPv4 forms
+/// (`2130706433`, `0x7f000001`, `0177.0.0.1`, `127.1`) into `Host::Ipv4`.
+pub fn check_parsed(url: &Url, policy: &Policy) -> Result<(), Refusal> {
+    match url.scheme() {
+        "https" => {}
+        "http" if policy.allow_http => {}
+        other => return Err(Refusal::Scheme(other.to_owned())),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Refusal::Credentials);
+    }
+    match url.host() {
+        None => Err(Refusal::NoHost),
+        Some(Host::Ipv4(ip)) => check_ip(ip.into(), policy),
+        Some(Host::Ipv6(ip)) => check_ip(ip.into(), policy),
+        Some(Host::Domain(name)) => check_name(name, policy),
+    }
+}
+
+pub(crate) fn check_ip(ip: IpAddr, policy: &Policy) -> Result<(), Refusal> {
+    if policy.allow_private || is_public_ip(ip) {
+        Ok(())
+    } else {
+        Err(Refusal::NonPublicAddress(ip))
+    }
+}
+
+/// Suffixes that only ever name something on this machine or a private network.
+const LOCAL_SUFFIXES: [&str; 5] = ["localhost", "local", "internal", "localdomain", "home.arpa"];
+
+/// Refuses local names and single-label names (resolved through search domains,
+/// so they reach internal services). A name that is really an IP is judged as one.
+pub(crate) fn check_name(name: &str, policy: &Policy) -> Result<(), Refusal> {
+    if policy.allow_private {
+        return Ok(());
+    }
+    let bare = name.trim_end_matches('.').to_ascii_lowercase();
+    let bare = bare.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return check_ip(ip, policy);
+    }
+    let local = LOCAL_SUFFIXES
+        .iter()
+        .any(|s| bare == *s || bare.ends_with(&format!(".{s}")));
+    if local || !bare.contains('.') {
+        return Err(Refusal::LocalName(name.to_owned()));
+    }
+    Ok(())
+}
