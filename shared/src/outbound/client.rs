@@ -158,14 +158,13 @@ impl Outbound {
         build: impl FnOnce(RequestBuilder) -> RequestBuilder,
     ) -> Result<Reply, Delivery> {
         let started = Instant::now();
-        let elapsed = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         if let Err(refusal) = check_parsed(url, &self.policy) {
             tracing::warn!(target_kind = kind.as_str(), reason = %refusal, "outbound call refused");
             return Err(Delivery::refused(&refusal, 0));
         }
         let host = url.host_str().unwrap_or_default();
         let outcome = self.send(method, url, build).await;
-        let latency_ms = elapsed();
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let status = outcome.as_ref().ok().map(|(status, ..)| *status);
         tracing::info!(
             target_kind = kind.as_str(),

@@ -105,9 +105,14 @@ fn issue_body(target: &JiraTarget, n: &Notification) -> Value {
         "" => "Task",
         t => t,
     };
+    // Jira requires a one-line, non-empty summary of at most 255 characters.
+    let summary = match cut(&one_line(&n.title), 250) {
+        s if s.is_empty() => "Valdrix notification".to_owned(),
+        s => s,
+    };
     json!({"fields": {
         "project": {"key": target.project_key},
-        "summary": cut(&one_line(&n.title), 250),
+        "summary": summary,
         "issuetype": {"name": issue_type},
         "description": adf(n),
         "labels": labels(n),
@@ -190,9 +195,9 @@ fn refusal_detail(reply: &Reply) -> String {
         .get("errors")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
-    parts.extend(errors.iter().map(|(field, msg)| match msg.as_str() {
-        Some(msg) => format!("{field}: {msg}"),
-        None => format!("{field}: {msg}"),
+    parts.extend(errors.iter().map(|(field, msg)| {
+        let msg = msg.as_str().map_or_else(|| msg.to_string(), str::to_owned);
+        format!("{field}: {msg}")
     }));
     let status = reply.status;
     if parts.is_empty() {

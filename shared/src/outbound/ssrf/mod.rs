@@ -116,7 +116,6 @@ pub(crate) fn check_name(name: &str, policy: &Policy) -> Result<(), Refusal> {
         return Ok(());
     }
     let bare = name.trim_end_matches('.').to_ascii_lowercase();
-    let bare = bare.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return check_ip(ip, policy);
     }
