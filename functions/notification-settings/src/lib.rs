@@ -46,7 +46,7 @@ fn expected_version(headers: &HeaderMap, body: Option<u64>) -> Result<Option<u64
                 .trim_start_matches("W/")
                 .trim_matches('"');
             Some(text.parse::<u64>().map_err(|_| {
-                ApiError::unprocessable_field(
+                ApiError::invalid_field(
                     "If-Match",
                     "must be the ETag of a previous read, e.g. \"3\"",
                 )
@@ -54,7 +54,7 @@ fn expected_version(headers: &HeaderMap, body: Option<u64>) -> Result<Option<u64
         }
     };
     match (header, body) {
-        (Some(h), Some(b)) if h != b => Err(ApiError::unprocessable_field(
+        (Some(h), Some(b)) if h != b => Err(ApiError::invalid_field(
             "version",
             "disagrees with If-Match",
         )),

@@ -31,3 +31,26 @@ impl From<TenancyError> for ApiError {
         }
     }
 }
+
+impl From<crate::settings::Rejection> for ApiError {
+    fn from(rejection: crate::settings::Rejection) -> Self {
+        use crate::settings::Rejection;
+        match rejection {
+            Rejection::Invalid(errors) => Self::Unprocessable {
+                detail: format!(
+                    "invalid settings: {}",
+                    errors
+                        .iter()
+                        .map(|e| e.field.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                errors,
+            },
+            Rejection::Tier { feature, tier } => Self::Forbidden(format!(
+                "feature '{feature}' requires the pro tier or higher (current tier: {})",
+                tier.as_str()
+            )),
+        }
+    }
+}

@@ -13,7 +13,10 @@ pub const SETTINGS_SK: &str = "SETTINGS#notifications";
 
 /// The tenant's settings and their version; defaults at version 0 when none
 /// were ever saved. Reading never writes.
-pub async fn load(store: &dyn Store, tenant_id: &str) -> Result<(NotificationSettings, u64), StoreError> {
+pub async fn load(
+    store: &dyn Store,
+    tenant_id: &str,
+) -> Result<(NotificationSettings, u64), StoreError> {
     match store.get(&tenant_pk(tenant_id), SETTINGS_SK).await? {
         Some(item) => from_item(&item),
         None => Ok((NotificationSettings::default(), 0)),
@@ -22,7 +25,9 @@ pub async fn load(store: &dyn Store, tenant_id: &str) -> Result<(NotificationSet
 
 #[derive(Debug)]
 pub enum Saved {
-    Ok { version: u64 },
+    Ok {
+        version: u64,
+    },
     /// Someone saved first: the version the caller read is stale.
     Stale,
 }

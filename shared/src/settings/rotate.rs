@@ -20,7 +20,11 @@ pub struct RotationReport {
     pub tenants_failed: Vec<String>,
 }
 
-pub async fn rotate_all(store: &dyn Store, audit: &AuditLog, keys: &SecretBox) -> Result<RotationReport, AuditError> {
+pub async fn rotate_all(
+    store: &dyn Store,
+    audit: &AuditLog,
+    keys: &SecretBox,
+) -> Result<RotationReport, AuditError> {
     let mut report = RotationReport::default();
     let mut cursor = None;
     loop {
@@ -46,15 +50,18 @@ async fn rotate_tenant(
     tenant_id: &str,
     report: &mut RotationReport,
 ) -> Result<(), String> {
-    let (mut settings, version): (NotificationSettings, u64) =
-        super::load(store, tenant_id).await.map_err(|e| e.to_string())?;
+    let (mut settings, version): (NotificationSettings, u64) = super::load(store, tenant_id)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut resealed = Vec::new();
     for (field, sealed) in settings.secrets.iter_mut() {
         if !keys.needs_rotation(sealed) {
             report.secrets_current += 1;
             continue;
         }
-        let plain = keys.open(tenant_id, field, sealed).map_err(|e| format!("{field}: {e}"))?;
+        let plain = keys
+            .open(tenant_id, field, sealed)
+            .map_err(|e| format!("{field}: {e}"))?;
         *sealed = keys.seal(tenant_id, field, &plain);
         resealed.push(field.clone());
     }
@@ -74,7 +81,10 @@ async fn rotate_tenant(
         success: true,
         details: json!({"fields": resealed, "key_id": keys.current_key_id()}),
     };
-    audit.append_with(event, vec![put]).await.map_err(|e| e.to_string())?;
+    audit
+        .append_with(event, vec![put])
+        .await
+        .map_err(|e| e.to_string())?;
     report.secrets_resealed += resealed.len() as u64;
     Ok(())
 }

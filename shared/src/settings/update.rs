@@ -12,7 +12,9 @@ use crate::tenancy::Tier;
 use crate::validate::{self, FieldViolation};
 
 /// `Some(None)` for an explicit null, `None` when the field is absent.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -82,11 +84,14 @@ struct Checker {
 }
 
 impl Checker {
-    fn check(&mut self, field: &str, value: Option<&str>, rule: impl FnOnce(&str) -> Result<(), String>) {
-        if let Some(v) = value {
-            if let Err(message) = rule(v) {
-                self.violations.push(FieldViolation::new(field, message));
-            }
+    fn check(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        rule: impl FnOnce(&str) -> Result<(), String>,
+    ) {
+        if let Some(Err(message)) = value.map(rule) {
+            self.violations.push(FieldViolation::new(field, message));
         }
     }
 
@@ -95,7 +100,9 @@ impl Checker {
         let policy = self.policy;
         self.check(field, value, |v| {
             validate::length(v, 1, max)?;
-            ssrf::check_url(v, &policy).map(drop).map_err(|refusal| refusal.to_string())
+            ssrf::check_url(v, &policy)
+                .map(drop)
+                .map_err(|refusal| refusal.to_string())
         });
     }
 }
@@ -103,22 +110,44 @@ impl Checker {
 fn channel(v: &str) -> Result<(), String> {
     validate::length(v, 1, 64)?;
     let ok = match v.strip_prefix('#') {
-        Some(name) => !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-        None => v.len() >= 9 && v.starts_with(['C', 'G', 'U']) && v.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
+        Some(name) => {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        }
+        None => {
+            v.len() >= 9
+                && v.starts_with(['C', 'G', 'U'])
+                && v.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        }
     };
-    if ok { Ok(()) } else { Err("must be a channel id (C0123456789) or #channel-name".into()) }
+    if ok {
+        Ok(())
+    } else {
+        Err("must be a channel id (C0123456789) or #channel-name".into())
+    }
 }
 
 fn project_key(v: &str) -> Result<(), String> {
     let ok = (2..=32).contains(&v.len())
         && v.starts_with(|c: char| c.is_ascii_uppercase())
-        && v.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    if ok { Ok(()) } else { Err("must be an uppercase Jira project key like OPS (2-32 of A-Z, 0-9, _)".into()) }
+        && v.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err("must be an uppercase Jira project key like OPS (2-32 of A-Z, 0-9, _)".into())
+    }
 }
 
 fn git_ref(v: &str) -> Result<(), String> {
     validate::length(v, 1, 100)?;
-    if v.chars().any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c)) || v.contains("..") {
+    if v.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c))
+        || v.contains("..")
+    {
         return Err("must be a git branch or tag name".into());
     }
     Ok(())
@@ -141,36 +170,97 @@ pub fn apply(
     keys: &SecretBox,
     policy: ssrf::Policy,
 ) -> Result<Applied, Rejection> {
-    let mut c = Checker { violations: Vec::new(), policy };
-    c.check("slack_channel_override", flat(&update.slack_channel_override), channel);
+    let mut c = Checker {
+        violations: Vec::new(),
+        policy,
+    };
+    c.check(
+        "slack_channel_override",
+        flat(&update.slack_channel_override),
+        channel,
+    );
     c.url("jira_base_url", flat(&update.jira_base_url), 255);
     c.check("jira_email", flat(&update.jira_email), validate::email);
-    c.check("jira_project_key", flat(&update.jira_project_key), project_key);
-    c.check("jira_issue_type", update.jira_issue_type.as_deref(), |v| validate::length(v.trim(), 1, 64));
+    c.check(
+        "jira_project_key",
+        flat(&update.jira_project_key),
+        project_key,
+    );
+    c.check("jira_issue_type", update.jira_issue_type.as_deref(), |v| {
+        validate::length(v.trim(), 1, 64)
+    });
     let github_name = |v: &str| {
         validate::length(v, 1, 100)?;
         validate::charset(v, "-._", "letters, digits, '-', '.' or '_'")
     };
-    c.check("workflow_github_owner", flat(&update.workflow_github_owner), github_name);
-    c.check("workflow_github_repo", flat(&update.workflow_github_repo), github_name);
-    c.check("workflow_github_workflow_id", flat(&update.workflow_github_workflow_id), |v| {
-        validate::length(v, 1, 200)?;
-        validate::charset(v, "-._", "a workflow file name (deploy.yml) or numeric id")
-    });
-    c.check("workflow_github_ref", update.workflow_github_ref.as_deref(), git_ref);
-    c.url("workflow_gitlab_base_url", update.workflow_gitlab_base_url.as_deref(), 255);
-    c.check("workflow_gitlab_project_id", flat(&update.workflow_gitlab_project_id), |v| {
-        validate::length(v, 1, 128)?;
-        validate::charset(v, "-._/", "a numeric id or namespace/project path")
-    });
-    c.check("workflow_gitlab_ref", update.workflow_gitlab_ref.as_deref(), git_ref);
-    c.url("workflow_webhook_url", flat(&update.workflow_webhook_url), 1024);
+    c.check(
+        "workflow_github_owner",
+        flat(&update.workflow_github_owner),
+        github_name,
+    );
+    c.check(
+        "workflow_github_repo",
+        flat(&update.workflow_github_repo),
+        github_name,
+    );
+    c.check(
+        "workflow_github_workflow_id",
+        flat(&update.workflow_github_workflow_id),
+        |v| {
+            validate::length(v, 1, 200)?;
+            validate::charset(v, "-._", "a workflow file name (deploy.yml) or numeric id")
+        },
+    );
+    c.check(
+        "workflow_github_ref",
+        update.workflow_github_ref.as_deref(),
+        git_ref,
+    );
+    c.url(
+        "workflow_gitlab_base_url",
+        update.workflow_gitlab_base_url.as_deref(),
+        255,
+    );
+    c.check(
+        "workflow_gitlab_project_id",
+        flat(&update.workflow_gitlab_project_id),
+        |v| {
+            validate::length(v, 1, 128)?;
+            validate::charset(v, "-._/", "a numeric id or namespace/project path")
+        },
+    );
+    c.check(
+        "workflow_gitlab_ref",
+        update.workflow_gitlab_ref.as_deref(),
+        git_ref,
+    );
+    c.url(
+        "workflow_webhook_url",
+        flat(&update.workflow_webhook_url),
+        1024,
+    );
 
     let secret_changes = [
-        (SecretField::JiraApiToken, &update.jira_api_token, update.clear_jira_api_token),
-        (SecretField::GithubToken, &update.workflow_github_token, update.clear_workflow_github_token),
-        (SecretField::GitlabTriggerToken, &update.workflow_gitlab_trigger_token, update.clear_workflow_gitlab_trigger_token),
-        (SecretField::WebhookBearerToken, &update.workflow_webhook_bearer_token, update.clear_workflow_webhook_bearer_token),
+        (
+            SecretField::JiraApiToken,
+            &update.jira_api_token,
+            update.clear_jira_api_token,
+        ),
+        (
+            SecretField::GithubToken,
+            &update.workflow_github_token,
+            update.clear_workflow_github_token,
+        ),
+        (
+            SecretField::GitlabTriggerToken,
+            &update.workflow_gitlab_trigger_token,
+            update.clear_workflow_gitlab_trigger_token,
+        ),
+        (
+            SecretField::WebhookBearerToken,
+            &update.workflow_webhook_bearer_token,
+            update.clear_workflow_webhook_bearer_token,
+        ),
     ];
     for (field, value, clear) in &secret_changes {
         if let Some(v) = value {
@@ -180,7 +270,8 @@ pub fn apply(
                     format!("provide {0} or clear_{0}: true, not both", field.name()),
                 ));
             } else if let Err(message) = secret(v) {
-                c.violations.push(FieldViolation::new(field.name(), message));
+                c.violations
+                    .push(FieldViolation::new(field.name(), message));
             }
         }
     }
@@ -218,25 +309,31 @@ pub fn apply(
     set!(workflow_webhook_enabled);
     set!(workflow_webhook_url);
     set!(workflow_notify_on_warn_allow);
-    if let Some(t) = update.jira_issue_type.as_deref().map(str::trim) {
-        if next.jira_issue_type != t {
-            changed.push("jira_issue_type".into());
-            next.jira_issue_type = t.to_owned();
-        }
+    if let Some(t) = update.jira_issue_type.as_deref().map(str::trim)
+        && next.jira_issue_type != t
+    {
+        changed.push("jira_issue_type".into());
+        next.jira_issue_type = t.to_owned();
     }
     for (field, value, clear) in secret_changes {
         let name = field.name();
         if let Some(v) = value {
-            next.secrets.insert(name.into(), keys.seal(tenant_id, name, v));
+            next.secrets
+                .insert(name.into(), keys.seal(tenant_id, name, v));
             changed.push(name.into());
         } else if clear == Some(true) && next.secrets.remove(name).is_some() {
             changed.push(name.into());
         }
     }
 
-    let gated_touched = changed.iter().any(|f| f.starts_with("jira_") || f.starts_with("workflow_"));
+    let gated_touched = changed
+        .iter()
+        .any(|f| f.starts_with("jira_") || f.starts_with("workflow_"));
     if tier < Tier::Pro && next.uses_gated_integrations() && gated_touched {
-        return Err(Rejection::Tier { feature: "incident_integrations", tier });
+        return Err(Rejection::Tier {
+            feature: "incident_integrations",
+            tier,
+        });
     }
     let missing = missing_fields(&next);
     if !missing.is_empty() {
@@ -246,14 +343,22 @@ pub fn apply(
     // A webhook target gets its own signing secret when it first exists, or on request.
     let signing = SecretField::WebhookSigningSecret;
     let wants_secret = next.workflow_webhook_url.is_some() && !next.has(signing);
-    let new_signing_secret = (wants_secret || update.rotate_workflow_webhook_signing_secret == Some(true))
-        .then(|| SecretString::from(crate::outbound::webhook_sig::generate_secret()));
+    let new_signing_secret = (wants_secret
+        || update.rotate_workflow_webhook_signing_secret == Some(true))
+    .then(|| SecretString::from(crate::outbound::webhook_sig::generate_secret()));
     if let Some(s) = &new_signing_secret {
-        next.secrets.insert(signing.name().into(), keys.seal(tenant_id, signing.name(), s));
+        next.secrets.insert(
+            signing.name().into(),
+            keys.seal(tenant_id, signing.name(), s),
+        );
         changed.push(signing.name().into());
     }
     next.updated_at = Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    Ok(Applied { settings: next, changed, new_signing_secret })
+    Ok(Applied {
+        settings: next,
+        changed,
+        new_signing_secret,
+    })
 }
 
 /// Every required field an enabled integration lacks, named.
@@ -263,27 +368,55 @@ fn missing_fields(s: &NotificationSettings) -> Vec<FieldViolation> {
         if enabled {
             for (name, present) in fields {
                 if !present {
-                    missing.push(FieldViolation::new(*name, format!("required while {integration} is enabled")));
+                    missing.push(FieldViolation::new(
+                        *name,
+                        format!("required while {integration} is enabled"),
+                    ));
                 }
             }
         }
     };
-    need(s.jira_enabled, "Jira", &[
-        ("jira_base_url", s.jira_base_url.is_some()),
-        ("jira_email", s.jira_email.is_some()),
-        ("jira_project_key", s.jira_project_key.is_some()),
-        ("jira_api_token", s.has(SecretField::JiraApiToken)),
-    ]);
-    need(s.workflow_github_enabled, "GitHub Actions", &[
-        ("workflow_github_owner", s.workflow_github_owner.is_some()),
-        ("workflow_github_repo", s.workflow_github_repo.is_some()),
-        ("workflow_github_workflow_id", s.workflow_github_workflow_id.is_some()),
-        ("workflow_github_token", s.has(SecretField::GithubToken)),
-    ]);
-    need(s.workflow_gitlab_enabled, "GitLab CI", &[
-        ("workflow_gitlab_project_id", s.workflow_gitlab_project_id.is_some()),
-        ("workflow_gitlab_trigger_token", s.has(SecretField::GitlabTriggerToken)),
-    ]);
-    need(s.workflow_webhook_enabled, "the webhook", &[("workflow_webhook_url", s.workflow_webhook_url.is_some())]);
+    need(
+        s.jira_enabled,
+        "Jira",
+        &[
+            ("jira_base_url", s.jira_base_url.is_some()),
+            ("jira_email", s.jira_email.is_some()),
+            ("jira_project_key", s.jira_project_key.is_some()),
+            ("jira_api_token", s.has(SecretField::JiraApiToken)),
+        ],
+    );
+    need(
+        s.workflow_github_enabled,
+        "GitHub Actions",
+        &[
+            ("workflow_github_owner", s.workflow_github_owner.is_some()),
+            ("workflow_github_repo", s.workflow_github_repo.is_some()),
+            (
+                "workflow_github_workflow_id",
+                s.workflow_github_workflow_id.is_some(),
+            ),
+            ("workflow_github_token", s.has(SecretField::GithubToken)),
+        ],
+    );
+    need(
+        s.workflow_gitlab_enabled,
+        "GitLab CI",
+        &[
+            (
+                "workflow_gitlab_project_id",
+                s.workflow_gitlab_project_id.is_some(),
+            ),
+            (
+                "workflow_gitlab_trigger_token",
+                s.has(SecretField::GitlabTriggerToken),
+            ),
+        ],
+    );
+    need(
+        s.workflow_webhook_enabled,
+        "the webhook",
+        &[("workflow_webhook_url", s.workflow_webhook_url.is_some())],
+    );
     missing
 }

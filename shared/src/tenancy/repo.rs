@@ -261,12 +261,12 @@ pub async fn put_member(
         return Err(TenancyError::NotFound(format!("tenant {tenant_id}")));
     }
     let existing = get_membership_versioned(store, user_id).await?;
-    if let Some((m, _)) = &existing {
-        if m.tenant_id != tenant_id {
-            return Err(TenancyError::Conflict(format!(
-                "user {user_id} already belongs to another tenant; remove them there first"
-            )));
-        }
+    if let Some((m, _)) = &existing
+        && m.tenant_id != tenant_id
+    {
+        return Err(TenancyError::Conflict(format!(
+            "user {user_id} already belongs to another tenant; remove them there first"
+        )));
     }
     let membership = Membership {
         user_id: user_id.to_owned(),
