@@ -4,10 +4,13 @@
 mod dev_env;
 mod migrate;
 mod migrate_cmd;
+mod operator_state;
+mod rotate_secrets;
 mod routes;
 mod serve;
 mod tokens;
 mod validate_env;
+mod verify_audit;
 
 use std::process::ExitCode;
 
@@ -28,6 +31,10 @@ enum Command {
     Serve(serve::Args),
     /// Create the table where missing and apply the data migrations.
     Migrate(migrate_cmd::Args),
+    /// Re-seal every tenant's integration secrets under the current key.
+    RotateSecrets,
+    /// Walk a tenant's audit chain and report the first broken link.
+    VerifyAudit(verify_audit::Args),
 }
 
 #[tokio::main]
@@ -37,5 +44,7 @@ async fn main() -> ExitCode {
         Command::ValidateRuntimeEnv(args) => validate_env::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Migrate(args) => migrate_cmd::run(args).await,
+        Command::RotateSecrets => rotate_secrets::run().await,
+        Command::VerifyAudit(args) => verify_audit::run(args).await,
     }
 }
