@@ -51,6 +51,24 @@ pub enum AuditError {
     Malformed(String),
 }
 
+/// A secondary entry written with an event: `<sk_prefix><seq, 20 digits>` in
+/// the tenant's partition, holding `attributes` and the event's `seq`.
+#[derive(Debug, Clone)]
+pub struct Index {
+    pub sk_prefix: String,
+    pub attributes: serde_json::Map<String, Value>,
+}
+
+impl Index {
+    fn item(&self, event: &AuditEvent) -> Item {
+        let mut item = self.attributes.clone();
+        item.insert("pk".into(), tenant_pk(&event.tenant_id).into());
+        item.insert("sk".into(), format!("{}{:020}", self.sk_prefix, event.seq).into());
+        item.insert("seq".into(), event.seq.into());
+        item
+    }
+}
+
 /// The chain's current end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
@@ -87,7 +105,20 @@ impl AuditLog {
         event: NewEvent,
         ops: Vec<WriteOp>,
     ) -> Result<AuditEvent, AuditError> {
+        self.append_indexed(event, ops, None).await
+    }
+
+    /// Like [`append_with`](Self::append_with), and also writes `index` beside
+    /// the event in the same transaction: an item at `<sk_prefix><seq>` that a
+    /// listing of one kind of event (acceptance evidence, say) pages through.
+    pub async fn append_indexed(
+        &self,
+        event: NewEvent,
+        ops: Vec<WriteOp>,
+        index: Option<Index>,
+    ) -> Result<AuditEvent, AuditError> {
         let details = self.redactor.redact(&event.details);
+        let fixed = if index.is_some() { 3 } else { 2 };
         for attempt in 1..=MAX_APPEND_ATTEMPTS {
             let head = self.head(&event.tenant_id).await?;
             let linked = link(&event, details.clone(), head.as_ref());
@@ -98,12 +129,18 @@ impl AuditLog {
                 },
                 head_write(&linked, head.as_ref()),
             ];
+            if let Some(index) = &index {
+                all.push(WriteOp::Put {
+                    item: index.item(&linked),
+                    condition: Condition::NotExists,
+                });
+            }
             all.extend(ops.iter().cloned());
             match self.store.transact(all).await {
                 Ok(()) => return Ok(linked),
-                Err(StoreError::TransactionConditionFailed { index, pk, sk }) if index >= 2 => {
+                Err(StoreError::TransactionConditionFailed { index, pk, sk }) if index >= fixed => {
                     return Err(StoreError::TransactionConditionFailed {
-                        index: index - 2,
+                        index: index - fixed,
                         pk,
                         sk,
                     }
@@ -118,6 +155,14 @@ impl AuditLog {
             }
         }
         Err(AuditError::Contention(MAX_APPEND_ATTEMPTS))
+    }
+
+    /// One event by its seq.
+    pub async fn event(&self, tenant_id: &str, seq: u64) -> Result<Option<AuditEvent>, AuditError> {
+        match self.store.get(&tenant_pk(tenant_id), &event_sk(seq)).await? {
+            Some(item) => parse_item(&item).map(Some),
+            None => Ok(None),
+        }
     }
 
     pub async fn head(&self, tenant_id: &str) -> Result<Option<Head>, AuditError> {
