@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod http;
 pub mod idempotency;
 pub mod outbound;
+pub mod policy;
 pub mod settings;
 pub mod startup;
 pub mod state;

@@ -54,3 +54,28 @@ impl From<crate::settings::Rejection> for ApiError {
         }
     }
 }
+
+impl From<crate::policy::AcceptError> for ApiError {
+    fn from(err: crate::policy::AcceptError) -> Self {
+        use crate::policy::AcceptError;
+        match err {
+            AcceptError::Invalid(errors) => Self::Unprocessable {
+                detail: format!(
+                    "invalid policy event: {}",
+                    errors
+                        .iter()
+                        .map(|e| e.field.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                errors,
+            },
+            AcceptError::UnknownTenant(id) => Self::NotFound(format!("tenant {id} not found")),
+            AcceptError::Conflict(id) => Self::Conflict(format!(
+                "event_id {id} was already accepted with a different body"
+            )),
+            AcceptError::Store(e) => e.into(),
+            AcceptError::Audit(e) => e.into(),
+        }
+    }
+}

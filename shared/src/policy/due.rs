@@ -1,0 +1,70 @@
+//! The due index: one `DUE` / `<unix seconds>#<event_id>#<channel>` entry per
+//! delivery that must be looked at again — a retry that is due, a claim that
+//! lapses if its worker dies, a pending delivery no trigger picked up. The
+//! sweep reads it in time order; no table scan is ever needed.
+
+use serde_json::{Value, json};
+
+use super::{Channel, Delivery};
+use crate::store::{Condition, Cursor, Query, SortKey, Store, StoreError, WriteOp};
+
+const PK: &str = "DUE";
+/// A pending delivery is swept after this long if nothing dispatched it.
+pub const SAFETY_NET_SECONDS: i64 = 120;
+
+fn sk(due_at: i64, event_id: &str, channel: Channel) -> String {
+    format!("{due_at:012}#{event_id}#{}", channel.as_str())
+}
+
+/// The entry for `delivery` at its `due_at` (nothing when it has none).
+pub fn entry_put(delivery: &Delivery) -> WriteOp {
+    let due_at = delivery.due_at.unwrap_or(0);
+    let item = json!({
+        "pk": PK,
+        "sk": sk(due_at, &delivery.event_id, delivery.channel),
+        "event_id": delivery.event_id,
+        "channel": delivery.channel,
+    });
+    WriteOp::Put {
+        item: item.as_object().cloned().unwrap_or_default(),
+        condition: Condition::None,
+    }
+}
+
+pub fn entry_delete(delivery: &Delivery) -> WriteOp {
+    WriteOp::Delete {
+        pk: PK.into(),
+        sk: sk(
+            delivery.due_at.unwrap_or(0),
+            &delivery.event_id,
+            delivery.channel,
+        ),
+        condition: Condition::None,
+    }
+}
+
+/// Deliveries due at or before `now`, oldest first, one page.
+pub async fn due_now(
+    store: &dyn Store,
+    now: i64,
+    limit: u32,
+    cursor: Option<Cursor>,
+) -> Result<(Vec<(String, Channel)>, Option<Cursor>), StoreError> {
+    let mut query = Query::new(
+        PK,
+        SortKey::Between(format!("{:012}", 0), format!("{now:012}#~")),
+    );
+    query.limit = limit;
+    query.cursor = cursor;
+    let page = store.query(query).await?;
+    let due = page
+        .items
+        .iter()
+        .filter_map(|item| {
+            let event = item.get("event_id").and_then(Value::as_str)?.to_owned();
+            let channel = serde_json::from_value(item.get("channel")?.clone()).ok()?;
+            Some((event, channel))
+        })
+        .collect();
+    Ok((due, page.next_cursor))
+}
