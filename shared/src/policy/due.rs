@@ -43,13 +43,25 @@ pub fn entry_delete(delivery: &Delivery) -> WriteOp {
     }
 }
 
+/// One due entry: its sort key (to remove a stale one) and what it points at.
+pub struct DueEntry {
+    pub sk: String,
+    pub event_id: String,
+    pub channel: Channel,
+}
+
+/// Remove an entry whose delivery needs nothing more.
+pub async fn remove(store: &dyn Store, sk: &str) -> Result<(), StoreError> {
+    store.delete(PK, sk, Condition::None).await
+}
+
 /// Deliveries due at or before `now`, oldest first, one page.
 pub async fn due_now(
     store: &dyn Store,
     now: i64,
     limit: u32,
     cursor: Option<Cursor>,
-) -> Result<(Vec<(String, Channel)>, Option<Cursor>), StoreError> {
+) -> Result<(Vec<DueEntry>, Option<Cursor>), StoreError> {
     let mut query = Query::new(
         PK,
         SortKey::Between(format!("{:012}", 0), format!("{now:012}#~")),
@@ -61,9 +73,11 @@ pub async fn due_now(
         .items
         .iter()
         .filter_map(|item| {
-            let event = item.get("event_id").and_then(Value::as_str)?.to_owned();
-            let channel = serde_json::from_value(item.get("channel")?.clone()).ok()?;
-            Some((event, channel))
+            Some(DueEntry {
+                sk: item.get("sk").and_then(Value::as_str)?.to_owned(),
+                event_id: item.get("event_id").and_then(Value::as_str)?.to_owned(),
+                channel: serde_json::from_value(item.get("channel")?.clone()).ok()?,
+            })
         })
         .collect();
     Ok((due, page.next_cursor))
