@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod crypto;
+pub mod evidence;
 pub mod http;
 pub mod idempotency;
 pub mod outbound;

@@ -1,0 +1,183 @@
+//! Audit-grade acceptance evidence: each integration check and each suite is
+//! an audit event (hash-chained, redacted) with an `EVIDENCE#<seq>` index entry
+//! written in the same transaction, so listing pages through evidence alone.
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::audit::{Actor, AuditError, AuditEvent, AuditLog, Index, NewEvent};
+use crate::store::{Cursor, Query, SortKey, Store};
+
+const INDEX_PREFIX: &str = "EVIDENCE#";
+pub const CHECK_EVENT: &str = "evidence.check";
+pub const SUITE_EVENT: &str = "evidence.suite";
+
+/// What a check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+/// One channel's check, as recorded and answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckRecord {
+    pub channel: String,
+    pub status: CheckStatus,
+    pub status_code: Option<u16>,
+    pub latency_ms: u64,
+    pub message: String,
+    /// Per-target results (workflow checks have several).
+    pub targets: Value,
+}
+
+pub struct Recorder<'a> {
+    pub audit: &'a AuditLog,
+    pub tenant_id: &'a str,
+    pub run_id: &'a str,
+    pub actor: Actor,
+    pub request_id: Option<String>,
+    /// `capture` or `passive`.
+    pub mode: &'a str,
+}
+
+impl Recorder<'_> {
+    fn index(&self, channel: &str) -> Index {
+        let mut attributes = Map::new();
+        attributes.insert("run_id".into(), self.run_id.into());
+        attributes.insert("channel".into(), channel.into());
+        Index { sk_prefix: INDEX_PREFIX.into(), attributes }
+    }
+
+    pub async fn check(&self, record: &CheckRecord) -> Result<AuditEvent, AuditError> {
+        let event = NewEvent {
+            tenant_id: self.tenant_id.to_owned(),
+            event_type: CHECK_EVENT.into(),
+            actor: self.actor.clone(),
+            request_id: self.request_id.clone(),
+            resource: Some(format!("integration/{}", record.channel)),
+            success: record.status != CheckStatus::Failed,
+            details: json!({
+                "run_id": self.run_id, "mode": self.mode, "channel": record.channel,
+                "status": record.status, "status_code": record.status_code,
+                "latency_ms": record.latency_ms, "message": record.message, "targets": record.targets,
+            }),
+        };
+        self.audit.append_indexed(event, Vec::new(), Some(self.index(&record.channel))).await
+    }
+
+    pub async fn suite(&self, summary: &Value, success: bool) -> Result<AuditEvent, AuditError> {
+        let mut details = summary.clone();
+        details["run_id"] = self.run_id.into();
+        details["mode"] = self.mode.into();
+        let event = NewEvent {
+            tenant_id: self.tenant_id.to_owned(),
+            event_type: SUITE_EVENT.into(),
+            actor: self.actor.clone(),
+            request_id: self.request_id.clone(),
+            resource: Some("integration/suite".into()),
+            success,
+            details,
+        };
+        self.audit.append_indexed(event, Vec::new(), Some(self.index("suite"))).await
+    }
+}
+
+/// `success` when nothing failed and something passed, `failed` when nothing
+/// passed, `partial_failure` otherwise.
+pub fn overall_status(passed: usize, failed: usize) -> &'static str {
+    match (passed, failed) {
+        (p, 0) if p > 0 => "success",
+        (0, _) => "failed",
+        _ => "partial_failure",
+    }
+}
+
+/// One listed item.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceItem {
+    pub event_id: String,
+    pub seq: u64,
+    pub run_id: String,
+    pub channel: String,
+    pub event_type: String,
+    pub success: bool,
+    pub status_code: Option<u64>,
+    pub message: Option<String>,
+    pub actor: Actor,
+    pub timestamp: String,
+    pub details: Value,
+    pub hash: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub run_id: Option<String>,
+    pub channel: Option<String>,
+}
+
+/// Newest first, at most `limit`, from `cursor`; the next cursor when more may follow.
+pub async fn list(
+    store: &dyn Store,
+    audit: &AuditLog,
+    tenant_id: &str,
+    filter: &Filter,
+    limit: u32,
+    mut cursor: Option<Cursor>,
+) -> Result<(Vec<EvidenceItem>, Option<Cursor>), AuditError> {
+    let mut items = Vec::new();
+    loop {
+        let mut query = Query::new(crate::audit::tenant_pk(tenant_id), SortKey::Prefix(INDEX_PREFIX.into()));
+        query.descending = true;
+        query.limit = limit;
+        query.cursor = cursor.take();
+        let page = store.query(query).await?;
+        for (n, entry) in page.items.iter().enumerate() {
+            let matches = |attr: &str, want: &Option<String>| want.as_deref().is_none_or(|w| entry.get(attr).and_then(Value::as_str) == Some(w));
+            if !matches("run_id", &filter.run_id) || !matches("channel", &filter.channel) {
+                continue;
+            }
+            let seq = entry.get("seq").and_then(Value::as_u64).ok_or_else(|| AuditError::Malformed("evidence index".into()))?;
+            let event = audit.event(tenant_id, seq).await?.ok_or_else(|| AuditError::Malformed(format!("evidence {seq}")))?;
+            items.push(item(event, entry));
+            if items.len() as u32 == limit {
+                // Stop here; the next page starts after this entry.
+                let more = n + 1 < page.items.len() || page.next_cursor.is_some();
+                let next = more.then(|| cursor_at(entry)).flatten();
+                return Ok((items, next));
+            }
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok((items, None)),
+        }
+    }
+}
+
+fn cursor_at(entry: &crate::store::Item) -> Option<Cursor> {
+    Some(Cursor {
+        pk: entry.get("pk")?.as_str()?.to_owned(),
+        sk: entry.get("sk")?.as_str()?.to_owned(),
+    })
+}
+
+fn item(event: AuditEvent, entry: &crate::store::Item) -> EvidenceItem {
+    let text = |k: &str| entry.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    EvidenceItem {
+        event_id: event.id,
+        seq: event.seq,
+        run_id: text("run_id"),
+        channel: text("channel"),
+        event_type: event.event_type,
+        success: event.success,
+        status_code: event.details.get("status_code").and_then(Value::as_u64),
+        message: event.details.get("message").and_then(Value::as_str).map(str::to_owned),
+        actor: event.actor,
+        timestamp: event.timestamp,
+        details: event.details,
+        hash: event.hash,
+    }
+}
+
