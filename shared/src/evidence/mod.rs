@@ -48,7 +48,10 @@ impl Recorder<'_> {
         let mut attributes = Map::new();
         attributes.insert("run_id".into(), self.run_id.into());
         attributes.insert("channel".into(), channel.into());
-        Index { sk_prefix: INDEX_PREFIX.into(), attributes }
+        Index {
+            sk_prefix: INDEX_PREFIX.into(),
+            attributes,
+        }
     }
 
     pub async fn check(&self, record: &CheckRecord) -> Result<AuditEvent, AuditError> {
@@ -65,7 +68,9 @@ impl Recorder<'_> {
                 "latency_ms": record.latency_ms, "message": record.message, "targets": record.targets,
             }),
         };
-        self.audit.append_indexed(event, Vec::new(), Some(self.index(&record.channel))).await
+        self.audit
+            .append_indexed(event, Vec::new(), Some(self.index(&record.channel)))
+            .await
     }
 
     pub async fn suite(&self, summary: &Value, success: bool) -> Result<AuditEvent, AuditError> {
@@ -81,7 +86,9 @@ impl Recorder<'_> {
             success,
             details,
         };
-        self.audit.append_indexed(event, Vec::new(), Some(self.index("suite"))).await
+        self.audit
+            .append_indexed(event, Vec::new(), Some(self.index("suite")))
+            .await
     }
 }
 
@@ -129,18 +136,30 @@ pub async fn list(
 ) -> Result<(Vec<EvidenceItem>, Option<Cursor>), AuditError> {
     let mut items = Vec::new();
     loop {
-        let mut query = Query::new(crate::audit::tenant_pk(tenant_id), SortKey::Prefix(INDEX_PREFIX.into()));
+        let mut query = Query::new(
+            crate::audit::tenant_pk(tenant_id),
+            SortKey::Prefix(INDEX_PREFIX.into()),
+        );
         query.descending = true;
         query.limit = limit;
         query.cursor = cursor.take();
         let page = store.query(query).await?;
         for (n, entry) in page.items.iter().enumerate() {
-            let matches = |attr: &str, want: &Option<String>| want.as_deref().is_none_or(|w| entry.get(attr).and_then(Value::as_str) == Some(w));
+            let matches = |attr: &str, want: &Option<String>| {
+                want.as_deref()
+                    .is_none_or(|w| entry.get(attr).and_then(Value::as_str) == Some(w))
+            };
             if !matches("run_id", &filter.run_id) || !matches("channel", &filter.channel) {
                 continue;
             }
-            let seq = entry.get("seq").and_then(Value::as_u64).ok_or_else(|| AuditError::Malformed("evidence index".into()))?;
-            let event = audit.event(tenant_id, seq).await?.ok_or_else(|| AuditError::Malformed(format!("evidence {seq}")))?;
+            let seq = entry
+                .get("seq")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| AuditError::Malformed("evidence index".into()))?;
+            let event = audit
+                .event(tenant_id, seq)
+                .await?
+                .ok_or_else(|| AuditError::Malformed(format!("evidence {seq}")))?;
             items.push(item(event, entry));
             if items.len() as u32 == limit {
                 // Stop here; the next page starts after this entry.
@@ -164,7 +183,13 @@ fn cursor_at(entry: &crate::store::Item) -> Option<Cursor> {
 }
 
 fn item(event: AuditEvent, entry: &crate::store::Item) -> EvidenceItem {
-    let text = |k: &str| entry.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let text = |k: &str| {
+        entry
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     EvidenceItem {
         event_id: event.id,
         seq: event.seq,
@@ -173,11 +198,14 @@ fn item(event: AuditEvent, entry: &crate::store::Item) -> EvidenceItem {
         event_type: event.event_type,
         success: event.success,
         status_code: event.details.get("status_code").and_then(Value::as_u64),
-        message: event.details.get("message").and_then(Value::as_str).map(str::to_owned),
+        message: event
+            .details
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         actor: event.actor,
         timestamp: event.timestamp,
         details: event.details,
         hash: event.hash,
     }
 }
-

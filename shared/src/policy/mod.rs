@@ -9,6 +9,7 @@
 //! `pending → in_flight → delivered | retrying → … → dead`.
 
 mod accept;
+pub mod deadletter;
 pub mod dispatch;
 pub mod due;
 mod model;

@@ -1,0 +1,88 @@
+//! The evidence function: capture a run of integration checks as audit-grade
+//! evidence, list it newest first, and verify the tenant's chain.
+
+mod capture;
+
+use axum::extract::{Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use valdrix_shared::auth::AdminOrOwner;
+use valdrix_shared::evidence::{self, Filter};
+use valdrix_shared::http::ApiError;
+use valdrix_shared::state::SharedState;
+use valdrix_shared::store::Cursor;
+
+const BASE: &str = "/api/v1/settings/notifications/acceptance-evidence";
+
+pub fn router(state: SharedState) -> Router {
+    Router::new()
+        .route(BASE, get(list))
+        .route(&format!("{BASE}/capture"), post(capture::capture))
+        .route(&format!("{BASE}/verify"), get(verify))
+        .with_state(state)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    limit: Option<String>,
+    cursor: Option<String>,
+    run_id: Option<String>,
+    channel: Option<String>,
+}
+
+const CHANNELS: [&str; 4] = ["slack", "jira", "workflow", "suite"];
+
+async fn list(
+    State(state): State<SharedState>,
+    AdminOrOwner(user): AdminOrOwner,
+    Query(params): Query<ListParams>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = match params.limit.as_deref() {
+        None => 50,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid_field("limit", "must be a whole number from 1 to 200")
+            })?,
+    };
+    let cursor = params.cursor.as_deref().map(Cursor::decode).transpose()?;
+    if let Some(c) = &params.channel
+        && !CHANNELS.contains(&c.as_str())
+    {
+        return Err(ApiError::invalid_field(
+            "channel",
+            "must be one of slack, jira, workflow, suite",
+        ));
+    }
+    let filter = Filter {
+        run_id: params.run_id,
+        channel: params.channel,
+    };
+    let (items, next) = evidence::list(
+        state.store.as_ref(),
+        &state.audit,
+        &user.tenant_id,
+        &filter,
+        limit,
+        cursor,
+    )
+    .await?;
+    Ok(Json(json!({
+        "items": items,
+        "count": items.len(),
+        "next_cursor": next.map(|c| c.encode()),
+    })))
+}
+
+async fn verify(
+    State(state): State<SharedState>,
+    AdminOrOwner(user): AdminOrOwner,
+) -> Result<Json<Value>, ApiError> {
+    let verification = state.audit.verify(&user.tenant_id).await?;
+    Ok(Json(serde_json::to_value(verification).unwrap_or_default()))
+}

@@ -1,0 +1,69 @@
+//! The notification-dispatcher function. Two triggers, one handler:
+//! - the table's stream: every new `pending` delivery is tried at once;
+//! - a schedule (every minute): the sweep of the due index — retries whose time
+//!   has come, claims whose worker died, deliveries no stream record reached.
+//!
+//! A replayed stream record is harmless: a delivery is claimed with a
+//! conditional write before any send, and a delivered one is never sent again.
+
+mod sqs;
+
+use serde_json::{Value, json};
+use valdrix_shared::policy::dispatch::{DispatchError, Dispatcher, Step};
+use valdrix_shared::policy::{Channel, DeliveryStatus};
+
+pub use sqs::SqsDeadLetters;
+
+/// The pending deliveries a stream batch announces.
+pub fn pending_from_stream(event: &Value) -> Vec<(String, Channel)> {
+    let records = event
+        .get("Records")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    records
+        .iter()
+        .filter_map(|record| {
+            let image = record.get("dynamodb")?.get("NewImage")?;
+            let text = |k: &str| image.get(k)?.get("S")?.as_str();
+            let pk = text("pk")?;
+            let sk = text("sk")?;
+            if !pk.starts_with("POLICY#") || !sk.starts_with("DELIVERY#") {
+                return None;
+            }
+            let status: DeliveryStatus = serde_json::from_value(json!(text("status")?)).ok()?;
+            if status != DeliveryStatus::Pending {
+                return None;
+            }
+            let channel: Channel =
+                serde_json::from_value(json!(sk.trim_start_matches("DELIVERY#"))).ok()?;
+            Some((pk.trim_start_matches("POLICY#").to_owned(), channel))
+        })
+        .collect()
+}
+
+fn is_schedule(event: &Value) -> bool {
+    event.get("source").and_then(Value::as_str) == Some("aws.events")
+}
+
+/// Handle one invocation; answers what happened to each delivery it touched.
+pub async fn handle(dispatcher: &Dispatcher<'_>, event: &Value) -> Result<Value, DispatchError> {
+    let now = chrono::Utc::now().timestamp();
+    let outcomes: Vec<(String, Channel, Step)> = if is_schedule(event) {
+        dispatcher.sweep(now).await?
+    } else {
+        let mut done = Vec::new();
+        for (event_id, channel) in pending_from_stream(event) {
+            let step = dispatcher.process(&event_id, channel, now).await?;
+            done.push((event_id, channel, step));
+        }
+        done
+    };
+    for (event_id, channel, step) in &outcomes {
+        tracing::info!(event_id, channel = channel.as_str(), step = ?step, "delivery processed");
+    }
+    Ok(json!({
+        "processed": outcomes.len(),
+        "outcomes": outcomes.iter().map(|(e, c, s)| json!({"event_id": e, "channel": c, "step": format!("{s:?}")})).collect::<Vec<_>>(),
+    }))
+}
