@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod http;
+pub mod notify;
 pub mod outbound;
 pub mod settings;
 pub mod startup;
