@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod evidence;
 pub mod http;
 pub mod idempotency;
+pub mod notify;
 pub mod outbound;
 pub mod policy;
 pub mod settings;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::audit::{AuditLog, Redactor};
 use crate::config::{RuntimeConfig, StoreUrl};
 use crate::crypto::SecretBox;
+use crate::notify::Integrations;
 use crate::store::{self, DynStore, StoreError};
 
 pub struct AppState {
@@ -13,6 +14,8 @@ pub struct AppState {
     pub audit: AuditLog,
     /// Seals and opens tenant integration secrets.
     pub keys: SecretBox,
+    /// The outbound client and vendor endpoints of every integration call.
+    pub integrations: Integrations,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -37,11 +40,13 @@ impl AppState {
         let redactor = Redactor::new(config.secret_values());
         let audit = AuditLog::new(store.clone(), redactor);
         let keys = SecretBox::from_config(&config);
+        let integrations = Integrations::from_config(&config);
         Arc::new(Self {
             config,
             store,
             audit,
             keys,
+            integrations,
         })
     }
 }

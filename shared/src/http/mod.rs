@@ -20,7 +20,7 @@ use crate::config::RuntimeConfig;
 
 pub use json::ApiJson;
 pub use problem::{
-    ApiError, BODY_LIMIT_BYTES, FieldError, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE,
+    ApiError, BODY_LIMIT_BYTES, FieldError, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, problem_with,
 };
 pub use request_id::{REQUEST_ID_HEADER, RequestId};
 

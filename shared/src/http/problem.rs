@@ -151,20 +151,38 @@ impl From<StoreError> for ApiError {
 
 /// The one place a problem+json response is built.
 pub(crate) fn problem(status: StatusCode, detail: &str, errors: &[FieldError]) -> Response {
-    let title = status.canonical_reason().unwrap_or("Error");
-    let mut body = serde_json::json!({
-        "type": problem_type(title),
-        "title": title,
-        "status": status.as_u16(),
-        "detail": detail,
-    });
+    let mut extensions = serde_json::Map::new();
     if !errors.is_empty() {
-        body["errors"] = serde_json::json!(errors);
+        extensions.insert("errors".into(), serde_json::json!(errors));
     }
+    problem_with(status, detail, extensions)
+}
+
+/// A problem+json response with extension members beside `type`, `title`,
+/// `status` and `detail` (RFC 9457 §3.2), for an error that also reports
+/// results, e.g. a failed integration test's run id and per-target outcomes.
+/// Extensions cannot replace the four standard members. Like every `detail`,
+/// the extensions are shown to the caller: nothing secret in them.
+pub fn problem_with(
+    status: StatusCode,
+    detail: &str,
+    extensions: serde_json::Map<String, serde_json::Value>,
+) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let mut body = serde_json::Map::new();
+    for (name, value) in extensions {
+        if !matches!(name.as_str(), "type" | "title" | "status" | "detail") {
+            body.insert(name, value);
+        }
+    }
+    body.insert("type".into(), problem_type(title).into());
+    body.insert("title".into(), title.into());
+    body.insert("status".into(), status.as_u16().into());
+    body.insert("detail".into(), detail.into());
     (
         status,
         [(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE))],
-        body.to_string(),
+        serde_json::Value::Object(body).to_string(),
     )
         .into_response()
 }

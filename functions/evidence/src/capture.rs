@@ -1,0 +1,210 @@
+//! `POST …/acceptance-evidence/capture`: run the configured checks with the
+//! test calls' logic, record one evidence event per check and one per suite,
+//! and answer the run. An `Idempotency-Key` makes a retry answer the first
+//! run again without sending anything.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::future::join_all;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use valdrix_shared::audit::{Actor, AuditLog};
+use valdrix_shared::auth::{AdminOrOwner, CurrentUser};
+use valdrix_shared::evidence::{CheckRecord, CheckStatus, Recorder, overall_status};
+use valdrix_shared::http::{ApiError, RequestId};
+use valdrix_shared::idempotency::{self, Claim};
+use valdrix_shared::notify::{self, Channel, Outcome, Target};
+use valdrix_shared::settings::{self, NotificationSettings};
+use valdrix_shared::state::SharedState;
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct Options {
+    #[serde(default = "yes")]
+    include_slack: bool,
+    #[serde(default = "yes")]
+    include_jira: bool,
+    #[serde(default = "yes")]
+    include_workflow: bool,
+    #[serde(default)]
+    fail_fast: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The body is optional; when present it is a JSON object.
+fn parse_options(headers: &HeaderMap, body: &Bytes) -> Result<Options, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::from_value(json!({})).expect("defaults"));
+    }
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+    if !json_type {
+        return Err(ApiError::UnsupportedMediaType("send the options as application/json, or no body".into()));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON at line {} column {}", e.line(), e.column())))?;
+    let options: Options = serde_json::from_value(value).map_err(|e| ApiError::invalid_field("body", e.to_string()))?;
+    if !(options.include_slack || options.include_jira || options.include_workflow) {
+        return Err(ApiError::invalid_field("include_slack", "at least one of include_slack, include_jira, include_workflow must be true"));
+    }
+    Ok(options)
+}
+
+const SCOPE: &str = "evidence-capture";
+
+pub async fn capture(
+    State(state): State<SharedState>,
+    AdminOrOwner(user): AdminOrOwner,
+    request_id: RequestId,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let options = parse_options(&headers, &body)?;
+    let key = headers.get("idempotency-key").map(|v| v.to_str().unwrap_or_default().to_owned());
+    let Some(key) = key else {
+        let answer = run(&state, &user, &request_id, &options).await?;
+        return Ok(Json(answer).into_response());
+    };
+    if !idempotency::valid_key(&key) {
+        return Err(ApiError::invalid_field("Idempotency-Key", "must be 1-128 visible ASCII characters"));
+    }
+    let hash = idempotency::request_hash(&serde_json::to_vec(&options).unwrap_or_default());
+    let store = state.store.as_ref();
+    match idempotency::claim(store, &user.tenant_id, SCOPE, &key, &hash).await? {
+        Claim::Replay { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            Ok((status, [("idempotent-replayed", "true")], Json(body)).into_response())
+        }
+        Claim::InProgress => Err(ApiError::Conflict("a capture with this Idempotency-Key is still running".into())),
+        Claim::Mismatch => Err(ApiError::invalid_field("Idempotency-Key", "was already used with a different request body")),
+        Claim::Fresh => match run(&state, &user, &request_id, &options).await {
+            Ok(answer) => {
+                idempotency::complete(store, &user.tenant_id, SCOPE, &key, &hash, 200, &answer).await?;
+                Ok(Json(answer).into_response())
+            }
+            Err(e) => {
+                // Let a retry run it again; the failure itself was not an answer.
+                idempotency::release(store, &user.tenant_id, SCOPE, &key).await?;
+                Err(e)
+            }
+        },
+    }
+}
+
+/// One channel's check, not yet recorded.
+async fn check(
+    state: &SharedState,
+    user: &CurrentUser,
+    settings: &NotificationSettings,
+    channel: Channel,
+    run_id: &str,
+) -> (CheckRecord, Vec<Target>) {
+    let skipped = |message: String| CheckRecord {
+        channel: channel.as_str().into(),
+        status: CheckStatus::Skipped,
+        status_code: None,
+        latency_ms: 0,
+        message,
+        targets: json!([]),
+    };
+    if let Some((tier, feature)) = channel.required_tier()
+        && user.tier < tier
+    {
+        return (skipped(format!("feature '{feature}' needs the {} tier (current: {})", tier.as_str(), user.tier.as_str())), Vec::new());
+    }
+    let targets = match notify::resolve(channel, settings, &state.config, &state.keys, &user.tenant_id) {
+        Ok(t) => t,
+        Err(not_configured) => return (skipped(not_configured.to_string()), Vec::new()),
+    };
+    let notification = notify::test_notification(channel, &user.tenant_id, run_id);
+    let results = notify::send(&state.integrations, &targets, &notification).await;
+    let outcome = Outcome::of(&results);
+    let ok = results.iter().filter(|r| r.ok).count();
+    let record = CheckRecord {
+        channel: channel.as_str().into(),
+        status: if outcome == Outcome::Success { CheckStatus::Passed } else { CheckStatus::Failed },
+        status_code: results.iter().find(|r| !r.ok).or(results.first()).and_then(|r| r.status_code),
+        latency_ms: results.iter().map(|r| r.latency_ms).max().unwrap_or(0),
+        message: format!("{ok}/{} target(s) succeeded", results.len()),
+        targets: serde_json::to_value(&results).unwrap_or_default(),
+    };
+    (record, targets)
+}
+
+async fn run(state: &SharedState, user: &CurrentUser, request_id: &RequestId, options: &Options) -> Result<Value, ApiError> {
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let captured_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let (settings, _) = settings::load(state.store.as_ref(), &user.tenant_id).await?;
+    let channels: Vec<Channel> = [
+        (Channel::Slack, options.include_slack),
+        (Channel::Jira, options.include_jira),
+        (Channel::Workflow, options.include_workflow),
+    ]
+    .into_iter()
+    .filter_map(|(c, on)| on.then_some(c))
+    .collect();
+
+    let mut checked: Vec<(CheckRecord, Vec<Target>)> = Vec::new();
+    if options.fail_fast {
+        for channel in &channels {
+            let done = check(state, user, &settings, *channel, &run_id).await;
+            let failed = done.0.status == CheckStatus::Failed;
+            checked.push(done);
+            if failed {
+                break;
+            }
+        }
+        for channel in &channels[checked.len()..] {
+            checked.push((
+                CheckRecord { channel: channel.as_str().into(), status: CheckStatus::Skipped, status_code: None, latency_ms: 0, message: "not run: fail_fast stopped after a failure".into(), targets: json!([]) },
+                Vec::new(),
+            ));
+        }
+    } else {
+        checked = join_all(channels.iter().map(|c| check(state, user, &settings, *c, &run_id))).await;
+    }
+
+    // Whatever the targets hold is redacted from the record on top of the operator's secrets.
+    let secrets: Vec<String> = checked.iter().flat_map(|(_, t)| t.iter().flat_map(|t| t.secrets()).map(str::to_owned)).collect();
+    let audit = AuditLog::new(state.store.clone(), state.audit.redactor().with(&secrets));
+    let recorder = Recorder {
+        audit: &audit,
+        tenant_id: &user.tenant_id,
+        run_id: &run_id,
+        actor: Actor::User { user_id: user.user_id.clone(), email: user.email.clone() },
+        request_id: Some(request_id.to_string()),
+        mode: "capture",
+    };
+    let mut results = Vec::new();
+    for (record, _) in &checked {
+        let event = recorder.check(record).await?;
+        let mut item = serde_json::to_value(record).unwrap_or_default();
+        item["event_id"] = event.id.into();
+        item["hash"] = event.hash.into();
+        results.push(item);
+    }
+    let count = |s: CheckStatus| checked.iter().filter(|(r, _)| r.status == s).count();
+    let (passed, failed, skipped) = (count(CheckStatus::Passed), count(CheckStatus::Failed), count(CheckStatus::Skipped));
+    let overall = overall_status(passed, failed);
+    let summary = json!({
+        "passed": passed, "failed": failed, "skipped": skipped, "overall_status": overall,
+        "channels": channels.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+    });
+    recorder.suite(&summary, failed == 0 && passed > 0).await?;
+    Ok(json!({
+        "run_id": run_id,
+        "captured_at": captured_at,
+        "overall_status": overall,
+        "passed": passed,
+        "failed": failed,
+        "skipped": skipped,
+        "results": results,
+    }))
+}

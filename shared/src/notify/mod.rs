@@ -1,0 +1,225 @@
+//! The per-channel notification logic, written once for every caller: the
+//! test endpoints, the acceptance-evidence run (passive checks) and the policy
+//! fan-out.
+//!
+//! - [`Integrations`]: the outbound client and vendor endpoints, built once per
+//!   cold start and kept in [`AppState`];
+//! - [`resolve`] (and [`slack_target`], [`jira_target`], [`workflow_targets`]):
+//!   a tenant's settings to ready-to-call [`Target`]s, or [`NotConfigured`]
+//!   saying exactly what is missing;
+//! - [`send`]: one [`Notification`] to each target (concurrently), one
+//!   [`TargetResult`] each; [`passive_check`]: a check that sends no message;
+//! - [`test_notification`]: the clearly labelled `notification.test` event.
+
+mod resolve;
+mod send;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::config::RuntimeConfig;
+use crate::outbound::dispatch::{Endpoints, Notification};
+use crate::outbound::{Outbound, Policy, Timeouts};
+use crate::state::{AppState, SharedState};
+use crate::store::DynStore;
+use crate::tenancy::Tier;
+
+pub use resolve::{NotConfigured, Target, jira_target, resolve, slack_target, workflow_targets};
+pub use send::{Outcome, TargetResult, passive_check, send};
+
+/// The outbound client and the vendor API endpoints every integration call uses.
+#[derive(Clone)]
+pub struct Integrations {
+    pub client: Outbound,
+    pub endpoints: Endpoints,
+}
+
+impl std::fmt::Debug for Integrations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Integrations")
+            .field("policy", &self.client.policy())
+            .field("endpoints", &self.endpoints)
+            .finish()
+    }
+}
+
+impl Integrations {
+    /// Production endpoints and default timeouts; the SSRF policy from the
+    /// contract ([`Policy::from_config`]).
+    pub fn from_config(config: &RuntimeConfig) -> Self {
+        Self::with(config, Endpoints::default(), Timeouts::default())
+    }
+
+    /// Other endpoints (local fake receivers) or timeouts. The SSRF policy still
+    /// comes only from the contract: reaching a loopback fake needs
+    /// `VALDRIX_ALLOW_PRIVATE_OUTBOUND`, which staging and production refuse.
+    pub fn with(config: &RuntimeConfig, endpoints: Endpoints, timeouts: Timeouts) -> Self {
+        let client = Outbound::new(Policy::from_config(config), timeouts)
+            .expect("the outbound HTTP client builds (rustls, no system dependencies)");
+        Self { client, endpoints }
+    }
+}
+
+impl AppState {
+    /// [`AppState::new`] with `integrations` in place of the production ones
+    /// (`valdrix serve --sandbox`, tests).
+    pub fn with_integrations(
+        config: Arc<RuntimeConfig>,
+        store: DynStore,
+        integrations: Integrations,
+    ) -> SharedState {
+        let mut state = AppState::new(config, store);
+        Arc::get_mut(&mut state)
+            .expect("a freshly built state has no other owner")
+            .integrations = integrations;
+        state
+    }
+}
+
+/// What a tenant asks to be notified through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Slack,
+    Jira,
+    /// GitHub Actions, GitLab CI and the generic webhook, together.
+    Workflow,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 3] = [Self::Slack, Self::Jira, Self::Workflow];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Slack => "slack",
+            Self::Jira => "jira",
+            Self::Workflow => "workflow",
+        }
+    }
+
+    /// For people: "Slack", "Jira", "Workflow".
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Slack => "Slack",
+            Self::Jira => "Jira",
+            Self::Workflow => "Workflow",
+        }
+    }
+
+    /// The tier and feature name a channel needs, when it is gated. Jira and
+    /// the workflow targets are `incident_integrations` (pro and up), the same
+    /// gate the settings PUT applies.
+    pub fn required_tier(self) -> Option<(Tier, &'static str)> {
+        match self {
+            Self::Slack => None,
+            Self::Jira | Self::Workflow => Some((Tier::Pro, "incident_integrations")),
+        }
+    }
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One concrete destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    Slack,
+    Jira,
+    GithubActions,
+    GitlabCi,
+    Webhook,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Slack => "slack",
+            Self::Jira => "jira",
+            Self::GithubActions => "github_actions",
+            Self::GitlabCi => "gitlab_ci",
+            Self::Webhook => "webhook",
+        }
+    }
+
+    pub fn channel(self) -> Channel {
+        match self {
+            Self::Slack => Channel::Slack,
+            Self::Jira => Channel::Jira,
+            Self::GithubActions | Self::GitlabCi | Self::Webhook => Channel::Workflow,
+        }
+    }
+}
+
+impl std::fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The event type of connectivity tests.
+pub const TEST_EVENT_TYPE: &str = "notification.test";
+
+/// The connectivity-test event for `channel`: clearly labelled, no user data
+/// (no email), `run_id` as its request id and idempotency key (so a webhook
+/// receiver sees it as `webhook-id`).
+pub fn test_notification(channel: Channel, tenant_id: &str, run_id: &str) -> Notification {
+    Notification {
+        event_type: TEST_EVENT_TYPE.into(),
+        tenant_id: tenant_id.to_owned(),
+        request_id: Some(run_id.to_owned()),
+        title: format!("Valdrix connectivity test: {}", channel.label()),
+        summary: format!(
+            "This is a test event from Valdrix, sent from the notification settings to check \
+             the {} integration. No action is needed.",
+            channel.label()
+        ),
+        decision: None,
+        action: "connectivity_test".into(),
+        resource_id: format!("integration/{channel}"),
+        severity: Some("info".into()),
+        evidence_links: BTreeMap::new(),
+        idempotency_key: run_id.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_wire_names() {
+        for (kind, name) in [
+            (TargetKind::Slack, "slack"),
+            (TargetKind::Jira, "jira"),
+            (TargetKind::GithubActions, "github_actions"),
+            (TargetKind::GitlabCi, "gitlab_ci"),
+            (TargetKind::Webhook, "webhook"),
+        ] {
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+        }
+        assert_eq!(serde_json::to_value(Channel::Workflow).unwrap(), "workflow");
+        assert_eq!(Channel::Slack.required_tier(), None);
+        assert_eq!(
+            Channel::Jira.required_tier(),
+            Some((Tier::Pro, "incident_integrations"))
+        );
+    }
+
+    #[test]
+    fn test_event_is_labelled_and_carries_the_run_id() {
+        let n = test_notification(Channel::Jira, "acme", "run-1");
+        assert_eq!(n.event_type, "notification.test");
+        assert!(n.title.starts_with("Valdrix connectivity test"));
+        assert_eq!(n.request_id.as_deref(), Some("run-1"));
+        assert_eq!(n.idempotency_key, "run-1");
+        assert_eq!(n.resource_id, "integration/jira");
+        assert!(!n.summary.contains('@'));
+    }
+}
