@@ -27,7 +27,7 @@ use crate::store::DynStore;
 use crate::tenancy::Tier;
 
 pub use resolve::{NotConfigured, Target, jira_target, resolve, slack_target, workflow_targets};
-pub use send::{Outcome, TargetResult, passive_check, send};
+pub use send::{Outcome, TargetResult, deliver, passive_check, send};
 
 /// The outbound client and the vendor API endpoints every integration call uses.
 #[derive(Clone)]
@@ -126,7 +126,7 @@ impl std::fmt::Display for Channel {
 }
 
 /// One concrete destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetKind {
     Slack,

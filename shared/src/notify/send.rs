@@ -112,6 +112,12 @@ async fn send_one(
     target: &Target,
     notification: &Notification,
 ) -> TargetResult {
+    TargetResult::from_delivery(target.kind(), deliver(integrations, target, notification).await)
+}
+
+/// One notification to one target, with the full outcome (a `Retry-After`
+/// included) for callers that schedule their own retries.
+pub async fn deliver(integrations: &Integrations, target: &Target, notification: &Notification) -> Delivery {
     let Integrations { client, endpoints } = integrations;
     let delivery = match target {
         Target::Slack { target, bot_token } => {
@@ -122,16 +128,15 @@ async fn send_one(
         Target::Gitlab(t) => gitlab_trigger(client, t, notification).await,
         Target::Webhook(t) => webhook_deliver(client, t, notification).await,
     };
-    let result = TargetResult::from_delivery(target.kind(), delivery);
     tracing::info!(
-        target_kind = result.target.as_str(),
+        target_kind = target.kind().as_str(),
         event_type = %notification.event_type,
-        ok = result.ok,
-        status = result.status_code,
-        latency_ms = result.latency_ms,
+        ok = delivery.ok,
+        status = delivery.status_code,
+        latency_ms = delivery.latency_ms,
         "notification sent"
     );
-    result
+    delivery
 }
 
 /// A check that posts nothing: Slack `auth.test`, Jira `GET myself`; for the

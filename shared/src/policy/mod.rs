@@ -13,6 +13,7 @@ pub mod deadletter;
 pub mod dispatch;
 pub mod due;
 mod model;
+pub mod send;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,27 +30,8 @@ pub fn delivery_sk(channel: Channel) -> String {
     format!("DELIVERY#{}", channel.as_str())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Slack,
-    Jira,
-    GithubActions,
-    GitlabCi,
-    Webhook,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Slack => "slack",
-            Self::Jira => "jira",
-            Self::GithubActions => "github_actions",
-            Self::GitlabCi => "gitlab_ci",
-            Self::Webhook => "webhook",
-        }
-    }
-}
+/// A delivery goes to one concrete target of the tenant's integrations.
+pub use crate::notify::TargetKind as Channel;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
