@@ -8,7 +8,6 @@ mod operator_state;
 mod rotate_secrets;
 mod routes;
 mod serve;
-mod tokens;
 mod validate_env;
 mod verify_audit;
 

@@ -1,0 +1,58 @@
+//! Minting user tokens: HS256 JWTs shaped like Supabase's, signed with the
+//! configured `SUPABASE_JWT_SECRET`. For `valdrix serve`'s demo users and the
+//! post-deploy hook's smoke user; production users get theirs from Supabase.
+
+use jsonwebtoken::{EncodingKey, Header, encode};
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use super::jwt::AUDIENCE;
+use crate::config::RuntimeConfig;
+
+/// A token for `user_id` that [`verify_token`](super::verify_token) accepts
+/// under the same config for `ttl` (with the configured issuer, if any).
+pub fn mint_user_token(
+    config: &RuntimeConfig,
+    user_id: &str,
+    email: &str,
+    ttl: chrono::Duration,
+) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = json!({
+        "sub": user_id,
+        "email": email,
+        "aud": AUDIENCE,
+        "role": "authenticated",
+        "iat": now,
+        "exp": now + ttl.num_seconds(),
+    });
+    if let Some(iss) = &config.supabase_jwt_issuer {
+        claims["iss"] = iss.clone().into();
+    }
+    let key = EncodingKey::from_secret(config.supabase_jwt_secret.expose_secret().as_bytes());
+    encode(&Header::default(), &claims, &key).expect("HS256 signing cannot fail")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::verify_token;
+
+    #[test]
+    fn minted_token_verifies_and_expires() {
+        let config = valdrix_tests::test_config(&[("SUPABASE_JWT_ISSUER", "https://x.supabase.co/auth/v1")]);
+        let token = mint_user_token(&config, "u-1", "u@example.com", chrono::Duration::minutes(5));
+        let claims = verify_token(&config, &token).unwrap();
+        assert_eq!(claims.sub, "u-1");
+        assert_eq!(claims.email.as_deref(), Some("u@example.com"));
+        assert_eq!(claims.iss.as_deref(), Some("https://x.supabase.co/auth/v1"));
+
+        let expired = mint_user_token(&config, "u-1", "u@example.com", chrono::Duration::minutes(-5));
+        assert!(verify_token(&config, &expired).is_err());
+        let other = valdrix_tests::test_config(&[(
+            "SUPABASE_JWT_SECRET",
+            "another-secret-0123456789abcdef0123456789",
+        )]);
+        assert!(verify_token(&other, &token).is_err());
+    }
+}
