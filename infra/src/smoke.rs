@@ -216,7 +216,10 @@ pub async fn run_steps(
         return steps;
     }
 
-    push(step("test-jira", api.test_call("test-jira")).await, &mut steps);
+    push(
+        step("test-jira", api.test_call("test-jira")).await,
+        &mut steps,
+    );
     push(
         step("test-workflow", api.test_call("test-workflow")).await,
         &mut steps,
@@ -230,10 +233,16 @@ pub async fn run_steps(
             step("evidence-list", api.evidence_list(&run_id)).await,
             &mut steps,
         ),
-        None => push(skipped("evidence-list", "the capture gave no run_id"), &mut steps),
+        None => push(
+            skipped("evidence-list", "the capture gave no run_id"),
+            &mut steps,
+        ),
     }
 
-    push(step("compliance-pack", api.compliance_pack()).await, &mut steps);
+    push(
+        step("compliance-pack", api.compliance_pack()).await,
+        &mut steps,
+    );
 
     if options.admin_key.is_none() {
         push(skipped("policy-event", "needs --admin-key"), &mut steps);
@@ -259,7 +268,10 @@ struct Api<'a> {
 
 /// A response body as JSON (or its text as a JSON string), with its status.
 async fn send(request: reqwest::RequestBuilder) -> Result<(u16, Value), Failure> {
-    let response = request.send().await.map_err(|e| Failure::msg(http_error(&e)))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| Failure::msg(http_error(&e)))?;
     let status = response.status().as_u16();
     let bytes = response
         .bytes()
@@ -467,7 +479,10 @@ impl Api<'_> {
             .map_err(|e| Failure::msg(format!("download: {}", http_error(&e))))?;
         let dl_status = response.status().as_u16();
         if dl_status != 200 {
-            return Err(Failure(Some(dl_status), "download of the pack failed".into()));
+            return Err(Failure(
+                Some(dl_status),
+                "download of the pack failed".into(),
+            ));
         }
         let zip = response
             .bytes()
@@ -490,7 +505,10 @@ impl Api<'_> {
         expect_status(status, &[200], &me)
             .map_err(|Failure(s, d)| Failure(s, format!("GET /api/v1/me: {d}")))?;
         let Some(tenant_id) = me["tenant_id"].as_str() else {
-            return Err(Failure(Some(status), "GET /api/v1/me has no tenant_id".into()));
+            return Err(Failure(
+                Some(status),
+                "GET /api/v1/me has no tenant_id".into(),
+            ));
         };
         let event_id = format!("smoke-{}", uuid::Uuid::new_v4());
         let event = json!({
@@ -501,7 +519,11 @@ impl Api<'_> {
             "resource_id": "smoke-resource",
             "summary": "valdrix smoke test",
         });
-        let request = self.admin(self.http.post(self.url("/api/v1/policy/events")).json(&event));
+        let request = self.admin(
+            self.http
+                .post(self.url("/api/v1/policy/events"))
+                .json(&event),
+        );
         let (status, body) = send(request).await?;
         expect_status(status, &[202], &body)?;
 
@@ -590,7 +612,9 @@ pub fn verify_pack(zip: &[u8], sha256: &str, bytes: u64) -> Result<PackSummary, 
     }
     let actual = sha256_hex(zip);
     if !actual.eq_ignore_ascii_case(sha256) {
-        return Err(format!("the pack's sha256 is {actual}, the API said {sha256}"));
+        return Err(format!(
+            "the pack's sha256 is {actual}, the API said {sha256}"
+        ));
     }
     let mut archive =
         zip::ZipArchive::new(Cursor::new(zip)).map_err(|e| format!("not a ZIP: {e}"))?;
@@ -619,7 +643,9 @@ pub fn verify_pack(zip: &[u8], sha256: &str, bytes: u64) -> Result<PackSummary, 
             entry["sha256"].as_str(),
             entry["bytes"].as_u64(),
         ) else {
-            problems.push(format!("manifest entry {entry} lacks path, sha256 or bytes"));
+            problems.push(format!(
+                "manifest entry {entry} lacks path, sha256 or bytes"
+            ));
             continue;
         };
         if !seen.insert(path.to_owned()) {

@@ -48,7 +48,10 @@ fn template_routes(template: &Yaml) -> BTreeSet<Route> {
             if event["Type"].as_str() == Some("HttpApi") {
                 let props = &event["Properties"];
                 routes.insert((
-                    props["Method"].as_str().expect("Method").to_ascii_uppercase(),
+                    props["Method"]
+                        .as_str()
+                        .expect("Method")
+                        .to_ascii_uppercase(),
                     props["Path"].as_str().expect("Path").to_owned(),
                 ));
             }
@@ -63,7 +66,10 @@ fn openapi_routes(openapi: &Yaml) -> BTreeSet<Route> {
     for (path, item) in openapi["paths"].as_hash().expect("paths") {
         for method in METHODS {
             if !item[method].is_badvalue() {
-                routes.insert((method.to_ascii_uppercase(), path.as_str().unwrap().to_owned()));
+                routes.insert((
+                    method.to_ascii_uppercase(),
+                    path.as_str().unwrap().to_owned(),
+                ));
             }
         }
     }
@@ -89,10 +95,14 @@ fn check(template_text: &str, openapi_text: &str, crates: &BTreeSet<String>) -> 
     let in_template = template_routes(&template);
     let in_openapi = openapi_routes(&openapi);
     for (m, p) in in_openapi.difference(&in_template) {
-        problems.push(format!("route {m} {p} is in docs/openapi.yaml but not in template.yaml"));
+        problems.push(format!(
+            "route {m} {p} is in docs/openapi.yaml but not in template.yaml"
+        ));
     }
     for (m, p) in in_template.difference(&in_openapi) {
-        problems.push(format!("route {m} {p} is in template.yaml but not in docs/openapi.yaml"));
+        problems.push(format!(
+            "route {m} {p} is in template.yaml but not in docs/openapi.yaml"
+        ));
     }
 
     let mut code_uris = BTreeSet::new();
@@ -102,10 +112,14 @@ fn check(template_text: &str, openapi_text: &str, crates: &BTreeSet<String>) -> 
             Some(name) if crates.contains(name) => {
                 code_uris.insert(name.to_owned());
             }
-            _ => problems.push(format!("{id}: CodeUri {uri:?} is not a crate under functions/")),
+            _ => problems.push(format!(
+                "{id}: CodeUri {uri:?} is not a crate under functions/"
+            )),
         }
         if function["Metadata"]["BuildMethod"].as_str() != Some("rust-cargolambda") {
-            problems.push(format!("{id}: Metadata.BuildMethod is not rust-cargolambda"));
+            problems.push(format!(
+                "{id}: Metadata.BuildMethod is not rust-cargolambda"
+            ));
         }
     }
     for name in crates.difference(&code_uris) {
@@ -116,7 +130,11 @@ fn check(template_text: &str, openapi_text: &str, crates: &BTreeSet<String>) -> 
 
 #[test]
 fn template_openapi_and_crates_agree() {
-    let problems = check(&read("template.yaml"), &read("docs/openapi.yaml"), &function_crates());
+    let problems = check(
+        &read("template.yaml"),
+        &read("docs/openapi.yaml"),
+        &function_crates(),
+    );
     assert!(problems.is_empty(), "{problems:#?}");
 }
 
@@ -124,8 +142,14 @@ fn template_openapi_and_crates_agree() {
 fn the_template_has_routes_and_the_functions_of_this_workspace() {
     let template = load(&read("template.yaml"), "template.yaml");
     let routes = template_routes(&template);
-    assert!(routes.contains(&("GET".into(), "/health".into())), "{routes:?}");
-    assert!(routes.contains(&("GET".into(), "/api/v1/me".into())), "{routes:?}");
+    assert!(
+        routes.contains(&("GET".into(), "/health".into())),
+        "{routes:?}"
+    );
+    assert!(
+        routes.contains(&("GET".into(), "/api/v1/me".into())),
+        "{routes:?}"
+    );
     let crates = function_crates();
     for name in ["health", "admin", "post-deploy-hook"] {
         assert!(crates.contains(name), "{crates:?}");
@@ -175,20 +199,32 @@ fn a_route_missing_from_openapi_fails_the_check() {
 fn removing_a_function_from_the_template_fails_the_check() {
     let template = remove_block(&read("template.yaml"), "  PostDeployHookFunction:");
     let problems = check(&template, &read("docs/openapi.yaml"), &function_crates());
-    assert_eq!(problems, ["functions/post-deploy-hook has no function in template.yaml"]);
+    assert_eq!(
+        problems,
+        ["functions/post-deploy-hook has no function in template.yaml"]
+    );
 
     // A function with routes takes its routes with it.
     let template = remove_block(&read("template.yaml"), "  HealthFunction:");
     let problems = check(&template, &read("docs/openapi.yaml"), &function_crates());
     assert!(problems.contains(&"functions/health has no function in template.yaml".to_owned()));
-    assert!(problems.iter().any(|p| p.starts_with("route GET /health ")), "{problems:#?}");
+    assert!(
+        problems.iter().any(|p| p.starts_with("route GET /health ")),
+        "{problems:#?}"
+    );
 }
 
 #[test]
 fn a_function_pointing_at_no_crate_fails_the_check() {
-    let template = read("template.yaml").replace("CodeUri: functions/admin", "CodeUri: functions/nope");
+    let template =
+        read("template.yaml").replace("CodeUri: functions/admin", "CodeUri: functions/nope");
     let problems = check(&template, &read("docs/openapi.yaml"), &function_crates());
-    assert!(problems.contains(&"AdminFunction: CodeUri \"functions/nope\" is not a crate under functions/".to_owned()), "{problems:#?}");
+    assert!(
+        problems.contains(
+            &"AdminFunction: CodeUri \"functions/nope\" is not a crate under functions/".to_owned()
+        ),
+        "{problems:#?}"
+    );
     assert!(problems.contains(&"functions/admin has no function in template.yaml".to_owned()));
 }
 
@@ -197,16 +233,33 @@ fn every_api_function_deploys_through_the_post_deploy_hook() {
     let template = load(&read("template.yaml"), "template.yaml");
     let globals = &template["Globals"]["Function"];
     assert_eq!(globals["AutoPublishAlias"].as_str(), Some("live"));
-    assert_eq!(globals["DeploymentPreference"]["Type"].as_str(), Some("AllAtOnce"));
+    assert_eq!(
+        globals["DeploymentPreference"]["Type"].as_str(),
+        Some("AllAtOnce")
+    );
     // `!Sub CodeDeployHook_...`: the tag is dropped, the name stays.
     let hook = globals["DeploymentPreference"]["Hooks"]["PostTraffic"]
         .as_str()
         .expect("a PostTraffic hook");
     let function = &template["Resources"]["PostDeployHookFunction"]["Properties"];
-    assert_eq!(function["FunctionName"].as_str(), Some(hook), "the hook is this function");
-    assert!(hook.starts_with("CodeDeployHook_"), "CodeDeploy's role invokes only CodeDeployHook_*");
-    assert_eq!(function["DeploymentPreference"]["Enabled"].as_bool(), Some(false));
-    assert!(function["Environment"]["Variables"]["VALDRIX_SMOKE_BASE_URL"].as_str().is_some());
+    assert_eq!(
+        function["FunctionName"].as_str(),
+        Some(hook),
+        "the hook is this function"
+    );
+    assert!(
+        hook.starts_with("CodeDeployHook_"),
+        "CodeDeploy's role invokes only CodeDeployHook_*"
+    );
+    assert_eq!(
+        function["DeploymentPreference"]["Enabled"].as_bool(),
+        Some(false)
+    );
+    assert!(
+        function["Environment"]["Variables"]["VALDRIX_SMOKE_BASE_URL"]
+            .as_str()
+            .is_some()
+    );
     for (id, f) in functions(&template) {
         if id != "PostDeployHookFunction" {
             assert!(

@@ -118,9 +118,21 @@ impl CheckResult {
     pub fn log(&self) {
         let reason = self.reason.as_deref().unwrap_or("");
         if self.ok {
-            tracing::info!(check = self.name, ok = true, latency_ms = self.latency_ms, reason, "post-deploy check");
+            tracing::info!(
+                check = self.name,
+                ok = true,
+                latency_ms = self.latency_ms,
+                reason,
+                "post-deploy check"
+            );
         } else {
-            tracing::error!(check = self.name, ok = false, latency_ms = self.latency_ms, reason, "post-deploy check");
+            tracing::error!(
+                check = self.name,
+                ok = false,
+                latency_ms = self.latency_ms,
+                reason,
+                "post-deploy check"
+            );
         }
     }
 }
@@ -179,9 +191,16 @@ pub async fn run_checks(checks: &Checks) -> Vec<CheckResult> {
     results.push(health);
 
     let me = match config {
-        Some(config) => timed(CHECK_ME, checks.budget(), me(&checks.http, base, &config)).await.0,
+        Some(config) => {
+            timed(CHECK_ME, checks.budget(), me(&checks.http, base, &config))
+                .await
+                .0
+        }
         None => {
-            let result = CheckResult::failed(CHECK_ME, "not run: the runtime contract failed (no JWT secret)");
+            let result = CheckResult::failed(
+                CHECK_ME,
+                "not run: the runtime contract failed (no JWT secret)",
+            );
             result.log();
             result
         }
@@ -207,7 +226,10 @@ fn http_error(e: &reqwest::Error) -> String {
     } else if e.is_connect() {
         "connection failed".into()
     } else {
-        format!("request failed: {}", e.to_string().chars().take(200).collect::<String>())
+        format!(
+            "request failed: {}",
+            e.to_string().chars().take(200).collect::<String>()
+        )
     }
 }
 
@@ -229,7 +251,10 @@ async fn health(http: &reqwest::Client, base: &str) -> Result<(), String> {
         .unwrap_or("<none>")
         .to_owned();
     if status != reqwest::StatusCode::OK {
-        return Err(format!("GET /health answered {} (status {reported})", status.as_u16()));
+        return Err(format!(
+            "GET /health answered {} (status {reported})",
+            status.as_u16()
+        ));
     }
     if reported != "healthy" {
         return Err(format!("GET /health status is {reported}, not healthy"));
@@ -238,7 +263,12 @@ async fn health(http: &reqwest::Client, base: &str) -> Result<(), String> {
 }
 
 async fn me(http: &reqwest::Client, base: &str, config: &RuntimeConfig) -> Result<(), String> {
-    let token = mint_user_token(config, SMOKE_USER_ID, SMOKE_USER_EMAIL, chrono::Duration::minutes(5));
+    let token = mint_user_token(
+        config,
+        SMOKE_USER_ID,
+        SMOKE_USER_EMAIL,
+        chrono::Duration::minutes(5),
+    );
     let (status, body) = get_json(http.get(format!("{base}/api/v1/me")).bearer_auth(token)).await?;
     if status != reqwest::StatusCode::OK {
         return Err(format!("GET /api/v1/me answered {}", status.as_u16()));

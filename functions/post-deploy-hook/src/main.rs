@@ -14,13 +14,20 @@ async fn main() -> Result<(), Error> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let codedeploy = aws_sdk_codedeploy::Client::new(&sdk);
     let http = reqwest::Client::builder()
-        .user_agent(concat!("valdrix-post-deploy-hook/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!(
+            "valdrix-post-deploy-hook/",
+            env!("CARGO_PKG_VERSION")
+        ))
         .build()?;
     let (codedeploy, http) = (&codedeploy, &http);
     run(service_fn(
         move |event: LambdaEvent<CodeDeployLifecycleEvent>| async move {
-            let checks = Checks::from_env(VarSet::from_process_env(), http.clone(), Timeouts::default())
-                .with_invocation_deadline(event.context.deadline);
+            let checks = Checks::from_env(
+                VarSet::from_process_env(),
+                http.clone(),
+                Timeouts::default(),
+            )
+            .with_invocation_deadline(event.context.deadline);
             handle(&event.payload, &checks, codedeploy).await
         },
     ))

@@ -23,7 +23,10 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const TARGET: &str = "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus";
 
 fn fixture() -> CodeDeployLifecycleEvent {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/codedeploy-lifecycle.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/codedeploy-lifecycle.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).expect("read fixture"))
         .expect("fixture is a CodeDeploy lifecycle event")
 }
@@ -39,7 +42,10 @@ fn fixture_ids() -> (String, String) {
     .unwrap();
     (
         raw["DeploymentId"].as_str().unwrap().to_owned(),
-        raw["LifecycleEventHookExecutionId"].as_str().unwrap().to_owned(),
+        raw["LifecycleEventHookExecutionId"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
     )
 }
 
@@ -115,7 +121,13 @@ fn codedeploy_client(endpoint: &str) -> aws_sdk_codedeploy::Client {
     let config = aws_sdk_codedeploy::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "test-secret", None, None, "test"))
+        .credentials_provider(Credentials::new(
+            "AKIDTEST",
+            "test-secret",
+            None,
+            None,
+            "test",
+        ))
         .endpoint_url(endpoint)
         .retry_config(RetryConfig::disabled())
         .build();
@@ -190,12 +202,21 @@ async fn run(checks: &Checks) -> (Vec<CheckResult>, String) {
     assert_eq!(call.method, Method::POST);
     assert_eq!(call.path, "/");
     assert_eq!(call.target.as_deref(), Some(TARGET));
-    assert_eq!(call.content_type.as_deref(), Some("application/x-amz-json-1.1"));
+    assert_eq!(
+        call.content_type.as_deref(),
+        Some("application/x-amz-json-1.1")
+    );
     assert!(call.signed, "the request is SigV4-signed");
     assert_eq!(call.body["deploymentId"], deployment_id.as_str());
-    assert_eq!(call.body["lifecycleEventHookExecutionId"], execution_id.as_str());
+    assert_eq!(
+        call.body["lifecycleEventHookExecutionId"],
+        execution_id.as_str()
+    );
     let status = call.body["status"].as_str().unwrap().to_owned();
-    assert_eq!(outcome.status, status, "the outcome names the status reported");
+    assert_eq!(
+        outcome.status, status,
+        "the outcome names the status reported"
+    );
     (outcome.checks, status)
 }
 
@@ -213,7 +234,11 @@ async fn every_check_passing_reports_succeeded() {
     let names: Vec<_> = results.iter().map(|r| (r.name, r.ok)).collect();
     assert_eq!(
         names,
-        [(CHECK_RUNTIME_CONTRACT, true), (CHECK_HEALTH, true), (CHECK_ME, true)]
+        [
+            (CHECK_RUNTIME_CONTRACT, true),
+            (CHECK_HEALTH, true),
+            (CHECK_ME, true)
+        ]
     );
 
     // The authenticated read carried a token for the smoke user that the
@@ -239,7 +264,10 @@ async fn health_503_reports_failed() {
     let (results, status) = run(&checks(env(&server.uri(), &[]), Duration::from_secs(5))).await;
     assert_eq!(status, "Failed");
     let health = failed(&results, CHECK_HEALTH);
-    assert!(health.reason.as_deref().unwrap().contains("503"), "{health:?}");
+    assert!(
+        health.reason.as_deref().unwrap().contains("503"),
+        "{health:?}"
+    );
 }
 
 #[tokio::test]
@@ -263,7 +291,13 @@ async fn me_401_reports_failed() {
     .await;
     let (results, status) = run(&checks(env(&server.uri(), &[]), Duration::from_secs(5))).await;
     assert_eq!(status, "Failed");
-    assert!(failed(&results, CHECK_ME).reason.as_deref().unwrap().contains("401"));
+    assert!(
+        failed(&results, CHECK_ME)
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("401")
+    );
 }
 
 #[tokio::test]
@@ -275,7 +309,13 @@ async fn me_answering_another_tenant_reports_failed() {
     .await;
     let (results, status) = run(&checks(env(&server.uri(), &[]), Duration::from_secs(5))).await;
     assert_eq!(status, "Failed");
-    assert!(failed(&results, CHECK_ME).reason.as_deref().unwrap().contains("someone-else"));
+    assert!(
+        failed(&results, CHECK_ME)
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("someone-else")
+    );
 }
 
 #[tokio::test]
@@ -285,7 +325,10 @@ async fn a_hanging_smoke_endpoint_times_out_and_reports_failed() {
     let (results, status) = run(&checks(env(&server.uri(), &[]), Duration::from_millis(300))).await;
     assert_eq!(status, "Failed");
     let health = failed(&results, CHECK_HEALTH);
-    assert!(health.reason.as_deref().unwrap().contains("timed out"), "{health:?}");
+    assert!(
+        health.reason.as_deref().unwrap().contains("timed out"),
+        "{health:?}"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "the timeout cut the check short: {:?}",
@@ -299,14 +342,18 @@ async fn a_hanging_smoke_endpoint_times_out_and_reports_failed() {
 async fn an_invocation_deadline_in_the_past_fails_the_smoke_checks_but_still_reports() {
     let server = api(healthy(), smoke_me()).await;
     let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap();
-    let checks = checks(env(&server.uri(), &[]), Duration::from_secs(5)).with_invocation_deadline(now_ms);
+    let checks =
+        checks(env(&server.uri(), &[]), Duration::from_secs(5)).with_invocation_deadline(now_ms);
     let (results, status) = run(&checks).await;
     assert_eq!(status, "Failed");
     // No time left: the network checks time out at once (a check that is
     // ready on its first poll, like a contract with no secret to fetch, may pass).
     for name in [CHECK_HEALTH, CHECK_ME] {
         let result = failed(&results, name);
-        assert!(result.reason.as_deref().unwrap().contains("timed out"), "{result:?}");
+        assert!(
+            result.reason.as_deref().unwrap().contains("timed out"),
+            "{result:?}"
+        );
     }
 }
 
@@ -316,15 +363,24 @@ async fn a_broken_runtime_contract_reports_failed_without_leaking_values() {
     let short_secret = "short-jwt-secret-xyz";
     let vars = env(
         &server.uri(),
-        &[("SUPABASE_JWT_SECRET", short_secret), ("KDF_SALT", "not-base64!")],
+        &[
+            ("SUPABASE_JWT_SECRET", short_secret),
+            ("KDF_SALT", "not-base64!"),
+        ],
     );
     let (results, status) = run(&checks(vars, Duration::from_secs(5))).await;
     assert_eq!(status, "Failed");
     let contract = failed(&results, CHECK_RUNTIME_CONTRACT);
     let reason = contract.reason.as_deref().unwrap();
-    assert!(reason.contains("SUPABASE_JWT_SECRET") && reason.contains("KDF_SALT"), "{reason}");
+    assert!(
+        reason.contains("SUPABASE_JWT_SECRET") && reason.contains("KDF_SALT"),
+        "{reason}"
+    );
     let logged = serde_json::to_string(&results).unwrap();
-    assert!(!logged.contains(short_secret) && !logged.contains("not-base64!"), "{logged}");
+    assert!(
+        !logged.contains(short_secret) && !logged.contains("not-base64!"),
+        "{logged}"
+    );
     // Without the contract there is no key to sign the smoke token with.
     failed(&results, CHECK_ME);
     assert!(
@@ -343,7 +399,13 @@ async fn a_missing_base_url_reports_failed() {
     vars.set("VALDRIX_SMOKE_BASE_URL", "");
     let (results, status) = run(&checks(vars, Duration::from_secs(5))).await;
     assert_eq!(status, "Failed");
-    assert!(failed(&results, CHECK_HEALTH).reason.as_deref().unwrap().contains("VALDRIX_SMOKE_BASE_URL"));
+    assert!(
+        failed(&results, CHECK_HEALTH)
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("VALDRIX_SMOKE_BASE_URL")
+    );
 }
 
 #[tokio::test]
@@ -369,7 +431,11 @@ async fn a_failed_report_is_the_handlers_error() {
     )
     .await
     .expect_err("a report CodeDeploy refused fails the invocation");
-    assert!(err.to_string().contains("PutLifecycleEventHookExecutionStatus"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("PutLifecycleEventHookExecutionStatus"),
+        "{err}"
+    );
     let calls = received.lock().unwrap().clone();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].body["status"], "Succeeded");

@@ -40,7 +40,10 @@ const FOCUS: &[u8] = b"BilledCost,ChargePeriodStart\n1.00,2026-01-01\n";
 fn good_pack() -> Vec<u8> {
     pack(
         &[("audit_log.csv", AUDIT), ("focus/export.csv", FOCUS)],
-        json!([entry("audit_log.csv", AUDIT), entry("focus/export.csv", FOCUS)]),
+        json!([
+            entry("audit_log.csv", AUDIT),
+            entry("focus/export.csv", FOCUS)
+        ]),
     )
 }
 
@@ -69,7 +72,10 @@ fn a_member_that_differs_from_its_manifest_entry_fails() {
     let tampered: &[u8] = b"event_id,action\n1,settings.DELETE\n";
     let zip = pack(
         &[("audit_log.csv", tampered), ("focus/export.csv", FOCUS)],
-        json!([entry("audit_log.csv", AUDIT), entry("focus/export.csv", FOCUS)]),
+        json!([
+            entry("audit_log.csv", AUDIT),
+            entry("focus/export.csv", FOCUS)
+        ]),
     );
     let err = verify_pack(&zip, &sha256_hex(&zip), zip.len() as u64).unwrap_err();
     assert!(err.contains("audit_log.csv: sha256"), "{err}");
@@ -79,8 +85,12 @@ fn a_member_that_differs_from_its_manifest_entry_fails() {
         &[("audit_log.csv", AUDIT)],
         json!([{"path": "audit_log.csv", "bytes": 1, "sha256": sha256_hex(AUDIT)}]),
     );
-    let err = verify_pack(&wrong_size, &sha256_hex(&wrong_size), wrong_size.len() as u64)
-        .unwrap_err();
+    let err = verify_pack(
+        &wrong_size,
+        &sha256_hex(&wrong_size),
+        wrong_size.len() as u64,
+    )
+    .unwrap_err();
     assert!(err.contains("manifest says 1"), "{err}");
 }
 
@@ -88,7 +98,10 @@ fn a_member_that_differs_from_its_manifest_entry_fails() {
 fn missing_unlisted_and_malformed_entries_fail() {
     let missing = pack(
         &[("audit_log.csv", AUDIT)],
-        json!([entry("audit_log.csv", AUDIT), entry("focus/export.csv", FOCUS)]),
+        json!([
+            entry("audit_log.csv", AUDIT),
+            entry("focus/export.csv", FOCUS)
+        ]),
     );
     let err = verify_pack(&missing, &sha256_hex(&missing), missing.len() as u64).unwrap_err();
     assert!(err.contains("focus/export.csv is missing"), "{err}");
@@ -98,11 +111,16 @@ fn missing_unlisted_and_malformed_entries_fail() {
         json!([entry("audit_log.csv", AUDIT)]),
     );
     let err = verify_pack(&unlisted, &sha256_hex(&unlisted), unlisted.len() as u64).unwrap_err();
-    assert!(err.contains("extra.csv is in the pack but not in manifest.json"), "{err}");
+    assert!(
+        err.contains("extra.csv is in the pack but not in manifest.json"),
+        "{err}"
+    );
 
-    let malformed = pack(&[("audit_log.csv", AUDIT)], json!([{"path": "audit_log.csv"}]));
-    let err =
-        verify_pack(&malformed, &sha256_hex(&malformed), malformed.len() as u64).unwrap_err();
+    let malformed = pack(
+        &[("audit_log.csv", AUDIT)],
+        json!([{"path": "audit_log.csv"}]),
+    );
+    let err = verify_pack(&malformed, &sha256_hex(&malformed), malformed.len() as u64).unwrap_err();
     assert!(err.contains("lacks path, sha256 or bytes"), "{err}");
 
     let empty = pack(&[], json!([]));
@@ -177,7 +195,10 @@ fn the_report_lists_every_step_and_fails_on_any_failure() {
     assert_eq!(report["passed"], false);
     assert_eq!(report["passed_steps"], 1);
     assert_eq!(report["failed_steps"], 1);
-    assert_eq!(report["steps"][0], json!({"name": "health", "ok": true, "latency_ms": 3, "status": 200}));
+    assert_eq!(
+        report["steps"][0],
+        json!({"name": "health", "ok": true, "latency_ms": 3, "status": 200})
+    );
     assert_eq!(report["steps"][1]["detail"], "not configured");
     assert_eq!(report_json("http://x", &[ok])["passed"], true);
     assert_eq!(report_json("http://x", &[])["passed"], false);
@@ -197,7 +218,10 @@ fn delivery_states_are_read_wherever_the_list_is() {
         ]
     );
     let nested = json!({"event": {"deliveries": [{"channel": "jira", "status": "dead"}]}});
-    assert_eq!(delivery_states(&nested), [("jira".to_owned(), "dead".to_owned())]);
+    assert_eq!(
+        delivery_states(&nested),
+        [("jira".to_owned(), "dead".to_owned())]
+    );
     assert!(delivery_states(&json!({})).is_empty());
 }
 
@@ -229,7 +253,9 @@ async fn fake_api(jira: ResponseTemplate) -> MockServer {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .and(path("/api/v1/settings/notifications/acceptance-evidence/capture"))
+        .and(path(
+            "/api/v1/settings/notifications/acceptance-evidence/capture",
+        ))
         .and(header("authorization", auth.as_str()))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "run_id": "run-42", "overall_status": "success", "passed": 2, "failed": 0, "results": []
@@ -270,7 +296,9 @@ async fn fake_api(jira: ResponseTemplate) -> MockServer {
     Mock::given(method("POST"))
         .and(path("/api/v1/policy/events"))
         .and(header("x-admin-key", KEY))
-        .respond_with(ResponseTemplate::new(202).set_body_json(json!({"event_id": "x", "deliveries": []})))
+        .respond_with(
+            ResponseTemplate::new(202).set_body_json(json!({"event_id": "x", "deliveries": []})),
+        )
         .mount(&server)
         .await;
     // The first read finds the delivery pending, later ones delivered.
@@ -352,10 +380,9 @@ async fn every_step_passes_against_a_healthy_api() {
 
 #[tokio::test]
 async fn a_failing_step_is_a_fail_line_and_the_rest_still_run() {
-    let server = fake_api(
-        ResponseTemplate::new(502).set_body_json(json!({"detail": "jira answered 500"})),
-    )
-    .await;
+    let server =
+        fake_api(ResponseTemplate::new(502).set_body_json(json!({"detail": "jira answered 500"})))
+            .await;
     let steps = run_steps(&options(&server, true), &reqwest::Client::new(), |_| {}).await;
     let lines: Vec<_> = steps.iter().map(line).collect();
     assert_eq!(lines[1], "FAIL test-jira 502: jira answered 500");
@@ -369,7 +396,11 @@ async fn without_a_token_the_authenticated_steps_fail_as_not_run() {
     let steps = run_steps(&options(&server, false), &reqwest::Client::new(), |_| {}).await;
     assert!(steps[0].ok);
     assert_eq!(steps.len(), 7);
-    assert!(steps[1..].iter().all(|s| !s.ok && s.detail.as_deref() == Some("not run: needs --token")));
+    assert!(
+        steps[1..]
+            .iter()
+            .all(|s| !s.ok && s.detail.as_deref() == Some("not run: needs --token"))
+    );
 }
 
 #[tokio::test]
@@ -402,8 +433,15 @@ async fn undelivered_deliveries_fail_after_the_bound() {
         token: opts.token.as_deref(),
         admin_key: opts.admin_key.as_deref(),
     };
-    let result = step("policy-event", api.policy_event(opts.delivery_timeout, opts.poll_interval)).await;
+    let result = step(
+        "policy-event",
+        api.policy_event(opts.delivery_timeout, opts.poll_interval),
+    )
+    .await;
     assert!(!result.ok);
     let detail = result.detail.unwrap();
-    assert!(detail.contains("jira=retrying") && detail.contains("slack=delivered"), "{detail}");
+    assert!(
+        detail.contains("jira=retrying") && detail.contains("slack=delivered"),
+        "{detail}"
+    );
 }

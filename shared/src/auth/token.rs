@@ -37,22 +37,48 @@ pub fn mint_user_token(
 mod tests {
     use super::*;
     use crate::auth::verify_token;
+    use crate::config::{self, VarSet};
+
+    fn config_with(secret: &str) -> RuntimeConfig {
+        let vars = VarSet::from_pairs([
+            ("ENVIRONMENT", "local"),
+            ("SUPABASE_JWT_SECRET", secret),
+            ("SUPABASE_JWT_ISSUER", "https://x.supabase.co/auth/v1"),
+            (
+                "ENCRYPTION_KEY",
+                "test-enc-9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b",
+            ),
+            (
+                "CSRF_SECRET_KEY",
+                "test-csrf-1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d",
+            ),
+            ("KDF_SALT", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+        ]);
+        config::validate(&vars, chrono::Utc::now()).expect("valid test config")
+    }
 
     #[test]
     fn minted_token_verifies_and_expires() {
-        let config = valdrix_tests::test_config(&[("SUPABASE_JWT_ISSUER", "https://x.supabase.co/auth/v1")]);
-        let token = mint_user_token(&config, "u-1", "u@example.com", chrono::Duration::minutes(5));
+        let config = config_with("test-jwt-3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c");
+        let token = mint_user_token(
+            &config,
+            "u-1",
+            "u@example.com",
+            chrono::Duration::minutes(5),
+        );
         let claims = verify_token(&config, &token).unwrap();
         assert_eq!(claims.sub, "u-1");
         assert_eq!(claims.email.as_deref(), Some("u@example.com"));
         assert_eq!(claims.iss.as_deref(), Some("https://x.supabase.co/auth/v1"));
 
-        let expired = mint_user_token(&config, "u-1", "u@example.com", chrono::Duration::minutes(-5));
+        let expired = mint_user_token(
+            &config,
+            "u-1",
+            "u@example.com",
+            chrono::Duration::minutes(-5),
+        );
         assert!(verify_token(&config, &expired).is_err());
-        let other = valdrix_tests::test_config(&[(
-            "SUPABASE_JWT_SECRET",
-            "another-secret-0123456789abcdef0123456789",
-        )]);
+        let other = config_with("another-secret-0123456789abcdef0123456789");
         assert!(verify_token(&other, &token).is_err());
     }
 }
