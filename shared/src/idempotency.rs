@@ -46,28 +46,16 @@ fn claim_item(pk: &str, hash: &str, version: u64) -> Item {
     v.as_object().cloned().unwrap_or_default()
 }
 
-pub async fn claim(
-    store: &dyn Store,
-    tenant_id: &str,
-    scope: &str,
-    key: &str,
-    hash: &str,
-) -> Result<Claim, StoreError> {
+pub async fn claim(store: &dyn Store, tenant_id: &str, scope: &str, key: &str, hash: &str) -> Result<Claim, StoreError> {
     let pk = pk(tenant_id, scope, key);
-    match store
-        .put(claim_item(&pk, hash, 1), Condition::NotExists)
-        .await
-    {
+    match store.put(claim_item(&pk, hash, 1), Condition::NotExists).await {
         Ok(()) => return Ok(Claim::Fresh),
         Err(StoreError::ConditionFailed { .. }) => {}
         Err(e) => return Err(e),
     }
     let Some(existing) = store.get(&pk, "-").await? else {
         // Expired between our put and our read: try once more.
-        return match store
-            .put(claim_item(&pk, hash, 1), Condition::NotExists)
-            .await
-        {
+        return match store.put(claim_item(&pk, hash, 1), Condition::NotExists).await {
             Ok(()) => Ok(Claim::Fresh),
             Err(StoreError::ConditionFailed { .. }) => Ok(Claim::InProgress),
             Err(e) => Err(e),
@@ -78,31 +66,16 @@ pub async fn claim(
     }
     if existing.get("state").and_then(Value::as_str) == Some("completed") {
         return Ok(Claim::Replay {
-            status: existing
-                .get("status")
-                .and_then(Value::as_u64)
-                .unwrap_or(200) as u16,
+            status: existing.get("status").and_then(Value::as_u64).unwrap_or(200) as u16,
             body: existing.get("response").cloned().unwrap_or(Value::Null),
         });
     }
-    let claimed_at = existing
-        .get("claimed_at")
-        .and_then(Value::as_i64)
-        .unwrap_or(0);
-    let version = existing
-        .get(VERSION_ATTRIBUTE)
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
+    let claimed_at = existing.get("claimed_at").and_then(Value::as_i64).unwrap_or(0);
+    let version = existing.get(VERSION_ATTRIBUTE).and_then(Value::as_u64).unwrap_or(0);
     if chrono::Utc::now().timestamp() - claimed_at < STALE_CLAIM_SECONDS {
         return Ok(Claim::InProgress);
     }
-    match store
-        .put(
-            claim_item(&pk, hash, version + 1),
-            Condition::VersionEquals(version),
-        )
-        .await
-    {
+    match store.put(claim_item(&pk, hash, version + 1), Condition::VersionEquals(version)).await {
         Ok(()) => Ok(Claim::Fresh),
         Err(StoreError::ConditionFailed { .. }) => Ok(Claim::InProgress),
         Err(e) => Err(e),
@@ -124,25 +97,12 @@ pub async fn complete(
         "pk": pk(tenant_id, scope, key), "sk": "-", "request_hash": hash, "state": "completed",
         "status": status, "response": body, TTL_ATTRIBUTE: now + KEEP_SECONDS,
     });
-    store
-        .put(
-            item.as_object().cloned().unwrap_or_default(),
-            Condition::Exists,
-        )
-        .await
+    store.put(item.as_object().cloned().unwrap_or_default(), Condition::Exists).await
 }
 
 /// Forget a claim whose work failed, so a retry runs it again.
-pub async fn release(
-    store: &dyn Store,
-    tenant_id: &str,
-    scope: &str,
-    key: &str,
-) -> Result<(), StoreError> {
-    match store
-        .delete(&pk(tenant_id, scope, key), "-", Condition::None)
-        .await
-    {
+pub async fn release(store: &dyn Store, tenant_id: &str, scope: &str, key: &str) -> Result<(), StoreError> {
+    match store.delete(&pk(tenant_id, scope, key), "-", Condition::None).await {
         Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
         Err(e) => Err(e),
     }

@@ -63,10 +63,7 @@ impl Index {
     fn item(&self, event: &AuditEvent) -> Item {
         let mut item = self.attributes.clone();
         item.insert("pk".into(), tenant_pk(&event.tenant_id).into());
-        item.insert(
-            "sk".into(),
-            format!("{}{:020}", self.sk_prefix, event.seq).into(),
-        );
+        item.insert("sk".into(), format!("{}{:020}", self.sk_prefix, event.seq).into());
         item.insert("seq".into(), event.seq.into());
         item
     }
@@ -162,11 +159,7 @@ impl AuditLog {
 
     /// One event by its seq.
     pub async fn event(&self, tenant_id: &str, seq: u64) -> Result<Option<AuditEvent>, AuditError> {
-        match self
-            .store
-            .get(&tenant_pk(tenant_id), &event_sk(seq))
-            .await?
-        {
+        match self.store.get(&tenant_pk(tenant_id), &event_sk(seq)).await? {
             Some(item) => parse_item(&item).map(Some),
             None => Ok(None),
         }
