@@ -8,7 +8,7 @@ mod operator_state;
 mod rotate_secrets;
 mod routes;
 mod serve;
-mod tokens;
+mod smoke;
 mod validate_env;
 mod verify_audit;
 
@@ -35,6 +35,8 @@ enum Command {
     RotateSecrets,
     /// Walk a tenant's audit chain and report the first broken link.
     VerifyAudit(verify_audit::Args),
+    /// Run the checklist's post-deploy smoke tests against a base URL.
+    Smoke(smoke::Args),
 }
 
 #[tokio::main]
@@ -46,5 +48,6 @@ async fn main() -> ExitCode {
         Command::Migrate(args) => migrate_cmd::run(args).await,
         Command::RotateSecrets => rotate_secrets::run().await,
         Command::VerifyAudit(args) => verify_audit::run(args).await,
+        Command::Smoke(args) => smoke::run(args).await,
     }
 }

@@ -12,7 +12,7 @@ use valdrix_shared::state::{AppState, SharedState};
 use valdrix_shared::store;
 use valdrix_shared::tenancy::{self, ChangeContext, Role, TenancyError, Tier};
 
-use crate::{migrate, routes, tokens};
+use crate::{migrate, routes};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -109,7 +109,7 @@ fn print_banner(config: &RuntimeConfig, addr: &SocketAddr) {
     );
     println!("  curl {base}/health");
     for (user, role) in DEMO_USERS {
-        let token = tokens::mint(
+        let token = valdrix_shared::auth::mint_user_token(
             config,
             user,
             &format!("{user}@demo.valdrix.local"),

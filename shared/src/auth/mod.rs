@@ -4,6 +4,7 @@
 
 mod admin_key;
 mod jwt;
+mod token;
 mod user;
 
 pub use admin_key::{
@@ -13,6 +14,7 @@ pub use jwt::{
     AUDIENCE, EXPIRED_TOKEN, INVALID_TOKEN, LEEWAY_SECS, MISSING_TOKEN, UserClaims, bearer_token,
     verify_bearer, verify_token,
 };
+pub use token::mint_user_token;
 pub use user::{
     AdminOrOwner, CurrentUser, ONBOARDING_REQUIRED, Owner, require_role, require_tier,
     resolve_user, role_name, tier_name,
