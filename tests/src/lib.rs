@@ -227,3 +227,95 @@ pub async fn call(
     };
     (status, headers, json)
 }
+
+pub const BOT_TOKEN: &str = "xoxb-test-bot-token-91827364";
+pub const JIRA_TOKEN: &str = "jira-test-token-5a4b3c2d";
+pub const GITHUB_TOKEN: &str = "ghp_test_github_token_8f7e6d";
+pub const GITLAB_TOKEN: &str = "glptt-test-trigger-token-1a2b";
+pub const BEARER_TOKEN: &str = "bearer-test-token-3c4d5e6f";
+
+/// A tenant whose every integration points at one local fake receiver
+/// (wiremock), reached through the non-production loopback allowance.
+pub struct FakeWorld {
+    pub state: SharedState,
+    pub server: wiremock::MockServer,
+    pub tenant: String,
+    /// The webhook signing secret the settings generated.
+    pub signing_secret: String,
+}
+
+pub const GITHUB_DISPATCH_PATH: &str = "/repos/acme/infra/actions/workflows/valdrix.yml/dispatches";
+pub const GITLAB_TRIGGER_PATH: &str = "/api/v4/projects/42/trigger/pipeline";
+pub const WEBHOOK_PATH: &str = "/hooks/valdrix";
+
+impl FakeWorld {
+    pub async fn new(store: DynStore, total_timeout: std::time::Duration) -> Self {
+        use valdrix_shared::notify::Integrations;
+        use valdrix_shared::outbound::{Timeouts, dispatch::Endpoints};
+        let config = Arc::new(test_config(&[("VALDRIX_ALLOW_PRIVATE_OUTBOUND", "true"), ("SLACK_BOT_TOKEN", BOT_TOKEN)]));
+        let server = wiremock::MockServer::start().await;
+        let base = url::Url::parse(&server.uri()).expect("mock server URL");
+        let endpoints = Endpoints { slack_api: base.join("/api/").expect("url"), github_api: base.clone() };
+        let timeouts = Timeouts { connect: std::time::Duration::from_secs(2), total: total_timeout };
+        let integrations = Integrations::with(&config, endpoints, timeouts);
+        let state = AppState::with_integrations(config, store, integrations);
+        let tenant = unique("acme");
+        let ctx = valdrix_shared::tenancy::ChangeContext { actor: valdrix_shared::audit::Actor::System, request_id: None };
+        valdrix_shared::tenancy::create_tenant(&state.audit, Some(tenant.clone()), "Acme", valdrix_shared::tenancy::Tier::Pro, &ctx)
+            .await
+            .expect("tenant");
+        for role in [valdrix_shared::tenancy::Role::Owner, valdrix_shared::tenancy::Role::Member] {
+            valdrix_shared::tenancy::put_member(state.store.as_ref(), &state.audit, &tenant, &format!("{tenant}-{}", role.as_str()), role, "u@acme.example", &ctx)
+                .await
+                .expect("member");
+        }
+        let uri = server.uri();
+        let update = serde_json::json!({
+            "slack_channel_override": "#alerts",
+            "jira_enabled": true, "jira_base_url": uri, "jira_email": "ops@acme.example", "jira_project_key": "OPS", "jira_api_token": JIRA_TOKEN,
+            "workflow_github_enabled": true, "workflow_github_owner": "acme", "workflow_github_repo": "infra", "workflow_github_workflow_id": "valdrix.yml", "workflow_github_token": GITHUB_TOKEN,
+            "workflow_gitlab_enabled": true, "workflow_gitlab_base_url": uri, "workflow_gitlab_project_id": "42", "workflow_gitlab_trigger_token": GITLAB_TOKEN,
+            "workflow_webhook_enabled": true, "workflow_webhook_url": format!("{uri}{WEBHOOK_PATH}"), "workflow_webhook_bearer_token": BEARER_TOKEN,
+        });
+        let update: valdrix_shared::settings::SettingsUpdate = serde_json::from_value(update).expect("update");
+        let policy = valdrix_shared::outbound::Policy::from_config(&state.config);
+        let applied = valdrix_shared::settings::apply(&Default::default(), update, valdrix_shared::tenancy::Tier::Pro, &tenant, &state.keys, policy)
+            .expect("settings accepted");
+        valdrix_shared::settings::save(&state.audit, &tenant, &applied, 0, &ctx).await.expect("settings saved");
+        let signing_secret = applied.new_signing_secret.map(|s| secrecy::ExposeSecret::expose_secret(&s).to_owned()).expect("signing secret");
+        Self { state, server, tenant, signing_secret }
+    }
+
+    pub fn token(&self, role: &str) -> String {
+        user_token(&format!("{}-{role}", self.tenant), "u@acme.example")
+    }
+
+    /// Every planted secret, for leak scans.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut all: Vec<String> = [BOT_TOKEN, JIRA_TOKEN, GITHUB_TOKEN, GITLAB_TOKEN, BEARER_TOKEN, JWT_SECRET, ENCRYPTION_KEY, ADMIN_API_KEY]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        all.push(self.signing_secret.clone());
+        all
+    }
+
+    /// Every receiver answers success.
+    pub async fn all_succeed(&self) {
+        use wiremock::matchers::{method, path};
+        use wiremock::{Mock, ResponseTemplate};
+        let ok = |p: &str, status: u16, body: serde_json::Value| {
+            Mock::given(method("POST")).and(path(p.to_owned())).respond_with(ResponseTemplate::new(status).set_body_json(body))
+        };
+        ok("/api/chat.postMessage", 200, serde_json::json!({"ok": true, "channel": "C1", "ts": "1.2"})).mount(&self.server).await;
+        ok("/rest/api/3/issue", 201, serde_json::json!({"id": "10001", "key": "OPS-1"})).mount(&self.server).await;
+        ok(GITHUB_DISPATCH_PATH, 204, serde_json::json!({})).mount(&self.server).await;
+        ok(GITLAB_TRIGGER_PATH, 201, serde_json::json!({"id": 7})).mount(&self.server).await;
+        ok(WEBHOOK_PATH, 200, serde_json::json!({})).mount(&self.server).await;
+    }
+
+    /// How many requests a receiver path got.
+    pub async fn received(&self, p: &str) -> usize {
+        self.server.received_requests().await.unwrap_or_default().iter().filter(|r| r.url.path() == p).count()
+    }
+}

@@ -1,8 +1,10 @@
 //! The evidence function: capture a run of integration checks as audit-grade
 //! evidence, list it newest first, and verify the tenant's chain.
 
+mod capture;
+
 use axum::extract::{Query, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -17,6 +19,7 @@ const BASE: &str = "/api/v1/settings/notifications/acceptance-evidence";
 pub fn router(state: SharedState) -> Router {
     Router::new()
         .route(BASE, get(list))
+        .route(&format!("{BASE}/capture"), post(capture::capture))
         .route(&format!("{BASE}/verify"), get(verify))
         .with_state(state)
 }
