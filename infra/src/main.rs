@@ -5,6 +5,7 @@ mod dev_env;
 mod migrate;
 mod migrate_cmd;
 mod routes;
+mod sandbox;
 mod serve;
 mod tokens;
 mod validate_env;
