@@ -7,6 +7,7 @@ mod migrate_cmd;
 mod operator_state;
 mod rotate_secrets;
 mod routes;
+mod sandbox;
 mod serve;
 mod smoke;
 mod validate_env;

@@ -6,6 +6,8 @@ use valdrix_shared::state::SharedState;
 pub fn app(state: SharedState) -> Router {
     let routes = Router::new()
         .merge(health::router(state.clone()))
-        .merge(admin::router(state.clone()));
+        .merge(admin::router(state.clone()))
+        .merge(notification_settings::router(state.clone()))
+        .merge(notification_test::router(state.clone()));
     valdrix_shared::http::layers(routes, &state.config)
 }

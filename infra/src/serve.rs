@@ -7,11 +7,15 @@ use std::process::ExitCode;
 
 use secrecy::ExposeSecret;
 use valdrix_shared::audit::Actor;
+use valdrix_shared::config::vars::{SLACK_BOT_TOKEN, VALDRIX_ALLOW_PRIVATE_OUTBOUND};
 use valdrix_shared::config::{self, RuntimeConfig};
+use valdrix_shared::notify::Integrations;
+use valdrix_shared::outbound::Timeouts;
 use valdrix_shared::state::{AppState, SharedState};
 use valdrix_shared::store;
 use valdrix_shared::tenancy::{self, ChangeContext, Role, TenancyError, Tier};
 
+use crate::sandbox::{self, Sandbox};
 use crate::{migrate, routes};
 
 #[derive(clap::Args)]
@@ -21,6 +25,10 @@ pub struct Args {
     /// Where the embedded store and the generated development secrets live.
     #[arg(long, default_value = ".valdrix")]
     data_dir: PathBuf,
+    /// Start fake Slack, Jira, GitHub, GitLab and webhook receivers on loopback
+    /// and point the demo tenant's notification settings at them.
+    #[arg(long)]
+    sandbox: bool,
 }
 
 pub const DEMO_TENANT: &str = "demo";
@@ -41,14 +49,30 @@ pub async fn run(args: Args) -> ExitCode {
 }
 
 async fn serve(args: Args) -> Result<(), String> {
-    let vars = crate::dev_env::load(&args.data_dir)?;
+    let mut vars = crate::dev_env::load(&args.data_dir)?;
+    let sandbox = match args.sandbox {
+        false => None,
+        true => {
+            let sandbox = sandbox::start()
+                .await
+                .map_err(|e| format!("cannot start the sandbox receivers: {e}"))?;
+            // Before validation: the contract refuses both in staging and production.
+            vars.set(VALDRIX_ALLOW_PRIVATE_OUTBOUND, "true");
+            vars.set(SLACK_BOT_TOKEN, sandbox::fake_bot_token());
+            Some(sandbox)
+        }
+    };
     let config = config::validate(&vars, chrono::Utc::now()).map_err(|violations| {
         let lines: Vec<String> = violations.iter().map(ToString::to_string).collect();
         format!("the runtime contract is broken:\n{}", lines.join("\n"))
     })?;
     let url = config.store.clone().ok_or("DATABASE_URL is not set")?;
     let store = store::open(&url).await.map_err(|e| e.to_string())?;
-    let state = AppState::new(config.into(), store);
+    let integrations = match &sandbox {
+        Some(sandbox) => Integrations::with(&config, sandbox.endpoints(), Timeouts::default()),
+        None => Integrations::from_config(&config),
+    };
+    let state = AppState::with_integrations(config.into(), store, integrations);
     for line in migrate::run(&state.store, &url, &state.audit)
         .await
         .map_err(|e| e.to_string())?
@@ -58,6 +82,11 @@ async fn serve(args: Args) -> Result<(), String> {
     seed_demo(&state)
         .await
         .map_err(|e| format!("cannot create the demo tenant: {e}"))?;
+    if let Some(sandbox) = &sandbox {
+        sandbox::configure_demo(&state, sandbox)
+            .await
+            .map_err(|e| format!("cannot configure the sandbox: {e}"))?;
+    }
 
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     let listener = tokio::net::TcpListener::bind(addr)
@@ -66,8 +95,13 @@ async fn serve(args: Args) -> Result<(), String> {
     print_banner(
         &state.config,
         &listener.local_addr().map_err(|e| e.to_string())?,
+        sandbox.as_ref(),
     );
-    axum::serve(listener, routes::app(state))
+    let mut app = routes::app(state);
+    if let Some(sandbox) = &sandbox {
+        app = app.merge(sandbox.router());
+    }
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -101,7 +135,7 @@ async fn seed_demo(state: &SharedState) -> Result<(), TenancyError> {
     Ok(())
 }
 
-fn print_banner(config: &RuntimeConfig, addr: &SocketAddr) {
+fn print_banner(config: &RuntimeConfig, addr: &SocketAddr, sandbox: Option<&Sandbox>) {
     let base = format!("http://{addr}");
     println!(
         "valdrix serve: listening on {base} (environment {})",
@@ -124,5 +158,23 @@ fn print_banner(config: &RuntimeConfig, addr: &SocketAddr) {
             "  curl -H 'X-Admin-Key: {}' {base}/api/v1/admin/tenants/{DEMO_TENANT}",
             key.expose_secret()
         );
+    }
+    if let Some(sandbox) = sandbox {
+        println!("  # sandbox: fake receivers on loopback; tenant {DEMO_TENANT} sends to them");
+        for (name, url) in sandbox.urls() {
+            println!("  #   {name:<8}{url}");
+        }
+        let owner = valdrix_shared::auth::mint_user_token(
+            config,
+            DEMO_USERS[0].0,
+            &format!("{}@demo.valdrix.local", DEMO_USERS[0].0),
+            chrono::Duration::days(7),
+        );
+        for test in ["test-slack", "test-jira", "test-workflow"] {
+            println!(
+                "  curl -X POST -H 'Authorization: Bearer {owner}' {base}/api/v1/settings/notifications/{test}"
+            );
+        }
+        println!("  curl {base}/_sandbox/received");
     }
 }

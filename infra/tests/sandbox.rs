@@ -1,0 +1,197 @@
+//! `valdrix serve --sandbox` on a fresh data dir: the demo tenant's test calls
+//! all succeed against the fake receivers, which show what they received.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+struct Server {
+    child: Child,
+    base: String,
+    /// The owner's token, from the sandbox's curl lines.
+    owner_token: String,
+    test_paths: Vec<String>,
+    receivers: Vec<(String, String)>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data_dir: &std::path::Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_valdrix"))
+        .args(["serve", "--sandbox", "--port", "0", "--data-dir"])
+        .arg(data_dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start valdrix serve --sandbox");
+    let stdout = child.stdout.take().unwrap();
+    let mut base = None;
+    let mut owner_token = None;
+    let mut test_paths = Vec::new();
+    let mut receivers = Vec::new();
+    let mut in_sandbox = false;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("read banner");
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("valdrix serve: listening on ") {
+            base = rest.split_whitespace().next().map(str::to_owned);
+        } else if line.starts_with("# sandbox:") {
+            in_sandbox = true;
+        } else if let (true, Some(rest)) = (in_sandbox, line.strip_prefix("#   ")) {
+            let mut parts = rest.split_whitespace();
+            receivers.push((
+                parts.next().unwrap().to_owned(),
+                parts.next().unwrap().to_owned(),
+            ));
+        } else if let Some(rest) = line.strip_prefix("curl -X POST -H 'Authorization: Bearer ") {
+            let (token, url) = rest.split_once("' ").unwrap();
+            owner_token = Some(token.to_owned());
+            test_paths.push(url.to_owned());
+        } else if line.starts_with("curl ") && line.ends_with("/_sandbox/received") {
+            break;
+        }
+    }
+    Server {
+        child,
+        base: base.expect("banner names the URL"),
+        owner_token: owner_token.expect("banner shows the test curl lines"),
+        test_paths,
+        receivers,
+    }
+}
+
+async fn received(http: &reqwest::Client, server: &Server, receiver: &str) -> Vec<Value> {
+    http.get(format!(
+        "{}/_sandbox/received?receiver={receiver}",
+        server.base
+    ))
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn sandbox_serves_every_test_call_and_shows_the_deliveries() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join(".valdrix"));
+    let http = reqwest::Client::new();
+
+    let names: Vec<&str> = server.receivers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["slack", "jira", "github", "gitlab", "webhook"]);
+    assert!(
+        server
+            .receivers
+            .iter()
+            .all(|(_, url)| url.starts_with("http://127.0.0.1:"))
+    );
+    assert_eq!(server.test_paths.len(), 3);
+
+    let mut run_ids = Vec::new();
+    for url in &server.test_paths {
+        let res = http
+            .post(url)
+            .bearer_auth(&server.owner_token)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(status, 200, "{url}: {body}");
+        assert_eq!(body["status"], "success", "{body}");
+        assert!(
+            body["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|t| t["ok"] == true)
+        );
+        run_ids.push(body["run_id"].as_str().unwrap().to_owned());
+    }
+
+    let slack = received(&http, &server, "slack").await;
+    assert_eq!(slack.len(), 1, "{slack:?}");
+    assert_eq!(slack[0]["path"], "/api/chat.postMessage");
+    assert_eq!(slack[0]["body"]["channel"], "#valdrix-sandbox");
+    assert_eq!(slack[0]["headers"]["authorization"], "Bearer ***");
+
+    let jira = received(&http, &server, "jira").await;
+    assert_eq!(jira.len(), 1, "{jira:?}");
+    assert_eq!(jira[0]["path"], "/rest/api/3/issue");
+    assert_eq!(jira[0]["status"], 201);
+    assert_eq!(jira[0]["body"]["fields"]["project"]["key"], "SBX");
+    assert_eq!(jira[0]["headers"]["authorization"], "Basic ***");
+
+    let github = received(&http, &server, "github").await;
+    assert_eq!(github.len(), 1, "{github:?}");
+    assert_eq!(
+        github[0]["path"],
+        "/repos/valdrix-demo/sandbox/actions/workflows/valdrix.yml/dispatches"
+    );
+    assert_eq!(github[0]["body"]["inputs"]["request_id"], run_ids[2]);
+
+    let gitlab = received(&http, &server, "gitlab").await;
+    assert_eq!(gitlab.len(), 1, "{gitlab:?}");
+    assert_eq!(gitlab[0]["status"], 201);
+    assert_eq!(gitlab[0]["body"]["token"], "***");
+
+    let webhook = received(&http, &server, "webhook").await;
+    assert_eq!(webhook.len(), 1, "{webhook:?}");
+    assert_eq!(webhook[0]["signature"], "valid", "{webhook:?}");
+    assert_eq!(webhook[0]["duplicate"], false);
+    assert_eq!(webhook[0]["headers"]["webhook-id"], run_ids[2]);
+    assert_eq!(webhook[0]["headers"]["authorization"], "Bearer ***");
+
+    // Everything, newest last; no credential in it.
+    let all: Vec<Value> = http
+        .get(format!("{}/_sandbox/received", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 5);
+    let seqs: Vec<u64> = all.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let text = serde_json::to_string(&all).unwrap();
+    for fake in [
+        "xoxb-sandbox-",
+        "sandbox-jira-api-token",
+        "ghp_sandbox",
+        "glptt-sandbox",
+        "sandbox-webhook-bearer",
+    ] {
+        assert!(!text.contains(fake), "{fake} in {text}");
+    }
+    drop(server);
+
+    // A restart moves the receivers to new ports; the demo settings follow,
+    // and the stored signing secret still verifies.
+    let again = start(&dir.path().join(".valdrix"));
+    let workflow = again
+        .test_paths
+        .iter()
+        .find(|p| p.ends_with("test-workflow"))
+        .unwrap();
+    let res = http
+        .post(workflow)
+        .bearer_auth(&again.owner_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let webhook = received(&http, &again, "webhook").await;
+    assert_eq!(webhook.len(), 1);
+    assert_eq!(webhook[0]["signature"], "valid");
+}
