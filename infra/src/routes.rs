@@ -8,6 +8,8 @@ pub fn app(state: SharedState) -> Router {
         .merge(health::router(state.clone()))
         .merge(admin::router(state.clone()))
         .merge(notification_settings::router(state.clone()))
-        .merge(notification_test::router(state.clone()));
+        .merge(notification_test::router(state.clone()))
+        .merge(evidence::router(state.clone()))
+        .merge(policy_events::router(state.clone()));
     valdrix_shared::http::layers(routes, &state.config)
 }

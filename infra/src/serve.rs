@@ -72,7 +72,16 @@ async fn serve(args: Args) -> Result<(), String> {
         Some(sandbox) => Integrations::with(&config, sandbox.endpoints(), Timeouts::default()),
         None => Integrations::from_config(&config),
     };
-    let state = AppState::with_integrations(config.into(), store, integrations);
+    let mut state = AppState::with_integrations(config.into(), store, integrations);
+    // The dispatcher runs in-process here: no stream, so accepted policy
+    // deliveries are sent at once and the due index is swept every 2 s.
+    if let Some(s) = std::sync::Arc::get_mut(&mut state) {
+        s.inline_dispatch = true;
+    }
+    tokio::spawn(valdrix_shared::policy::send::sweep_forever(
+        state.clone(),
+        std::time::Duration::from_secs(2),
+    ));
     for line in migrate::run(&state.store, &url, &state.audit)
         .await
         .map_err(|e| e.to_string())?

@@ -16,6 +16,9 @@ pub struct AppState {
     pub keys: SecretBox,
     /// The outbound client and vendor endpoints of every integration call.
     pub integrations: Integrations,
+    /// Dispatch accepted policy deliveries in this process (`valdrix serve`);
+    /// in AWS the table's stream triggers the dispatcher function instead.
+    pub inline_dispatch: bool,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -47,6 +50,7 @@ impl AppState {
             audit,
             keys,
             integrations,
+            inline_dispatch: false,
         })
     }
 }

@@ -252,22 +252,51 @@ impl FakeWorld {
     pub async fn new(store: DynStore, total_timeout: std::time::Duration) -> Self {
         use valdrix_shared::notify::Integrations;
         use valdrix_shared::outbound::{Timeouts, dispatch::Endpoints};
-        let config = Arc::new(test_config(&[("VALDRIX_ALLOW_PRIVATE_OUTBOUND", "true"), ("SLACK_BOT_TOKEN", BOT_TOKEN)]));
+        let config = Arc::new(test_config(&[
+            ("VALDRIX_ALLOW_PRIVATE_OUTBOUND", "true"),
+            ("SLACK_BOT_TOKEN", BOT_TOKEN),
+        ]));
         let server = wiremock::MockServer::start().await;
         let base = url::Url::parse(&server.uri()).expect("mock server URL");
-        let endpoints = Endpoints { slack_api: base.join("/api/").expect("url"), github_api: base.clone() };
-        let timeouts = Timeouts { connect: std::time::Duration::from_secs(2), total: total_timeout };
+        let endpoints = Endpoints {
+            slack_api: base.join("/api/").expect("url"),
+            github_api: base.clone(),
+        };
+        let timeouts = Timeouts {
+            connect: std::time::Duration::from_secs(2),
+            total: total_timeout,
+        };
         let integrations = Integrations::with(&config, endpoints, timeouts);
         let state = AppState::with_integrations(config, store, integrations);
         let tenant = unique("acme");
-        let ctx = valdrix_shared::tenancy::ChangeContext { actor: valdrix_shared::audit::Actor::System, request_id: None };
-        valdrix_shared::tenancy::create_tenant(&state.audit, Some(tenant.clone()), "Acme", valdrix_shared::tenancy::Tier::Pro, &ctx)
+        let ctx = valdrix_shared::tenancy::ChangeContext {
+            actor: valdrix_shared::audit::Actor::System,
+            request_id: None,
+        };
+        valdrix_shared::tenancy::create_tenant(
+            &state.audit,
+            Some(tenant.clone()),
+            "Acme",
+            valdrix_shared::tenancy::Tier::Pro,
+            &ctx,
+        )
+        .await
+        .expect("tenant");
+        for role in [
+            valdrix_shared::tenancy::Role::Owner,
+            valdrix_shared::tenancy::Role::Member,
+        ] {
+            valdrix_shared::tenancy::put_member(
+                state.store.as_ref(),
+                &state.audit,
+                &tenant,
+                &format!("{tenant}-{}", role.as_str()),
+                role,
+                "u@acme.example",
+                &ctx,
+            )
             .await
-            .expect("tenant");
-        for role in [valdrix_shared::tenancy::Role::Owner, valdrix_shared::tenancy::Role::Member] {
-            valdrix_shared::tenancy::put_member(state.store.as_ref(), &state.audit, &tenant, &format!("{tenant}-{}", role.as_str()), role, "u@acme.example", &ctx)
-                .await
-                .expect("member");
+            .expect("member");
         }
         let uri = server.uri();
         let update = serde_json::json!({
@@ -277,13 +306,31 @@ impl FakeWorld {
             "workflow_gitlab_enabled": true, "workflow_gitlab_base_url": uri, "workflow_gitlab_project_id": "42", "workflow_gitlab_trigger_token": GITLAB_TOKEN,
             "workflow_webhook_enabled": true, "workflow_webhook_url": format!("{uri}{WEBHOOK_PATH}"), "workflow_webhook_bearer_token": BEARER_TOKEN,
         });
-        let update: valdrix_shared::settings::SettingsUpdate = serde_json::from_value(update).expect("update");
+        let update: valdrix_shared::settings::SettingsUpdate =
+            serde_json::from_value(update).expect("update");
         let policy = valdrix_shared::outbound::Policy::from_config(&state.config);
-        let applied = valdrix_shared::settings::apply(&Default::default(), update, valdrix_shared::tenancy::Tier::Pro, &tenant, &state.keys, policy)
-            .expect("settings accepted");
-        valdrix_shared::settings::save(&state.audit, &tenant, &applied, 0, &ctx).await.expect("settings saved");
-        let signing_secret = applied.new_signing_secret.map(|s| secrecy::ExposeSecret::expose_secret(&s).to_owned()).expect("signing secret");
-        Self { state, server, tenant, signing_secret }
+        let applied = valdrix_shared::settings::apply(
+            &Default::default(),
+            update,
+            valdrix_shared::tenancy::Tier::Pro,
+            &tenant,
+            &state.keys,
+            policy,
+        )
+        .expect("settings accepted");
+        valdrix_shared::settings::save(&state.audit, &tenant, &applied, 0, &ctx)
+            .await
+            .expect("settings saved");
+        let signing_secret = applied
+            .new_signing_secret
+            .map(|s| secrecy::ExposeSecret::expose_secret(&s).to_owned())
+            .expect("signing secret");
+        Self {
+            state,
+            server,
+            tenant,
+            signing_secret,
+        }
     }
 
     pub fn token(&self, role: &str) -> String {
@@ -292,10 +339,19 @@ impl FakeWorld {
 
     /// Every planted secret, for leak scans.
     pub fn secrets(&self) -> Vec<String> {
-        let mut all: Vec<String> = [BOT_TOKEN, JIRA_TOKEN, GITHUB_TOKEN, GITLAB_TOKEN, BEARER_TOKEN, JWT_SECRET, ENCRYPTION_KEY, ADMIN_API_KEY]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut all: Vec<String> = [
+            BOT_TOKEN,
+            JIRA_TOKEN,
+            GITHUB_TOKEN,
+            GITLAB_TOKEN,
+            BEARER_TOKEN,
+            JWT_SECRET,
+            ENCRYPTION_KEY,
+            ADMIN_API_KEY,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         all.push(self.signing_secret.clone());
         all
     }
@@ -305,17 +361,43 @@ impl FakeWorld {
         use wiremock::matchers::{method, path};
         use wiremock::{Mock, ResponseTemplate};
         let ok = |p: &str, status: u16, body: serde_json::Value| {
-            Mock::given(method("POST")).and(path(p.to_owned())).respond_with(ResponseTemplate::new(status).set_body_json(body))
+            Mock::given(method("POST"))
+                .and(path(p.to_owned()))
+                .respond_with(ResponseTemplate::new(status).set_body_json(body))
         };
-        ok("/api/chat.postMessage", 200, serde_json::json!({"ok": true, "channel": "C1", "ts": "1.2"})).mount(&self.server).await;
-        ok("/rest/api/3/issue", 201, serde_json::json!({"id": "10001", "key": "OPS-1"})).mount(&self.server).await;
-        ok(GITHUB_DISPATCH_PATH, 204, serde_json::json!({})).mount(&self.server).await;
-        ok(GITLAB_TRIGGER_PATH, 201, serde_json::json!({"id": 7})).mount(&self.server).await;
-        ok(WEBHOOK_PATH, 200, serde_json::json!({})).mount(&self.server).await;
+        ok(
+            "/api/chat.postMessage",
+            200,
+            serde_json::json!({"ok": true, "channel": "C1", "ts": "1.2"}),
+        )
+        .mount(&self.server)
+        .await;
+        ok(
+            "/rest/api/3/issue",
+            201,
+            serde_json::json!({"id": "10001", "key": "OPS-1"}),
+        )
+        .mount(&self.server)
+        .await;
+        ok(GITHUB_DISPATCH_PATH, 204, serde_json::json!({}))
+            .mount(&self.server)
+            .await;
+        ok(GITLAB_TRIGGER_PATH, 201, serde_json::json!({"id": 7}))
+            .mount(&self.server)
+            .await;
+        ok(WEBHOOK_PATH, 200, serde_json::json!({}))
+            .mount(&self.server)
+            .await;
     }
 
     /// How many requests a receiver path got.
     pub async fn received(&self, p: &str) -> usize {
-        self.server.received_requests().await.unwrap_or_default().iter().filter(|r| r.url.path() == p).count()
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path() == p)
+            .count()
     }
 }

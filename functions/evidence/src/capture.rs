@@ -3,11 +3,11 @@
 //! and answer the run. An `Idempotency-Key` makes a retry answer the first
 //! run again without sending anything.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -45,14 +45,30 @@ fn parse_options(headers: &HeaderMap, body: &Bytes) -> Result<Options, ApiError>
     let json_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        });
     if !json_type {
-        return Err(ApiError::UnsupportedMediaType("send the options as application/json, or no body".into()));
+        return Err(ApiError::UnsupportedMediaType(
+            "send the options as application/json, or no body".into(),
+        ));
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON at line {} column {}", e.line(), e.column())))?;
-    let options: Options = serde_json::from_value(value).map_err(|e| ApiError::invalid_field("body", e.to_string()))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "malformed JSON at line {} column {}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let options: Options = serde_json::from_value(value)
+        .map_err(|e| ApiError::invalid_field("body", e.to_string()))?;
     if !(options.include_slack || options.include_jira || options.include_workflow) {
-        return Err(ApiError::invalid_field("include_slack", "at least one of include_slack, include_jira, include_workflow must be true"));
+        return Err(ApiError::invalid_field(
+            "include_slack",
+            "at least one of include_slack, include_jira, include_workflow must be true",
+        ));
     }
     Ok(options)
 }
@@ -67,13 +83,18 @@ pub async fn capture(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let options = parse_options(&headers, &body)?;
-    let key = headers.get("idempotency-key").map(|v| v.to_str().unwrap_or_default().to_owned());
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().unwrap_or_default().to_owned());
     let Some(key) = key else {
         let answer = run(&state, &user, &request_id, &options).await?;
         return Ok(Json(answer).into_response());
     };
     if !idempotency::valid_key(&key) {
-        return Err(ApiError::invalid_field("Idempotency-Key", "must be 1-128 visible ASCII characters"));
+        return Err(ApiError::invalid_field(
+            "Idempotency-Key",
+            "must be 1-128 visible ASCII characters",
+        ));
     }
     let hash = idempotency::request_hash(&serde_json::to_vec(&options).unwrap_or_default());
     let store = state.store.as_ref();
@@ -82,11 +103,17 @@ pub async fn capture(
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             Ok((status, [("idempotent-replayed", "true")], Json(body)).into_response())
         }
-        Claim::InProgress => Err(ApiError::Conflict("a capture with this Idempotency-Key is still running".into())),
-        Claim::Mismatch => Err(ApiError::invalid_field("Idempotency-Key", "was already used with a different request body")),
+        Claim::InProgress => Err(ApiError::Conflict(
+            "a capture with this Idempotency-Key is still running".into(),
+        )),
+        Claim::Mismatch => Err(ApiError::invalid_field(
+            "Idempotency-Key",
+            "was already used with a different request body",
+        )),
         Claim::Fresh => match run(&state, &user, &request_id, &options).await {
             Ok(answer) => {
-                idempotency::complete(store, &user.tenant_id, SCOPE, &key, &hash, 200, &answer).await?;
+                idempotency::complete(store, &user.tenant_id, SCOPE, &key, &hash, 200, &answer)
+                    .await?;
                 Ok(Json(answer).into_response())
             }
             Err(e) => {
@@ -117,9 +144,22 @@ async fn check(
     if let Some((tier, feature)) = channel.required_tier()
         && user.tier < tier
     {
-        return (skipped(format!("feature '{feature}' needs the {} tier (current: {})", tier.as_str(), user.tier.as_str())), Vec::new());
+        return (
+            skipped(format!(
+                "feature '{feature}' needs the {} tier (current: {})",
+                tier.as_str(),
+                user.tier.as_str()
+            )),
+            Vec::new(),
+        );
     }
-    let targets = match notify::resolve(channel, settings, &state.config, &state.keys, &user.tenant_id) {
+    let targets = match notify::resolve(
+        channel,
+        settings,
+        &state.config,
+        &state.keys,
+        &user.tenant_id,
+    ) {
         Ok(t) => t,
         Err(not_configured) => return (skipped(not_configured.to_string()), Vec::new()),
     };
@@ -129,8 +169,16 @@ async fn check(
     let ok = results.iter().filter(|r| r.ok).count();
     let record = CheckRecord {
         channel: channel.as_str().into(),
-        status: if outcome == Outcome::Success { CheckStatus::Passed } else { CheckStatus::Failed },
-        status_code: results.iter().find(|r| !r.ok).or(results.first()).and_then(|r| r.status_code),
+        status: if outcome == Outcome::Success {
+            CheckStatus::Passed
+        } else {
+            CheckStatus::Failed
+        },
+        status_code: results
+            .iter()
+            .find(|r| !r.ok)
+            .or(results.first())
+            .and_then(|r| r.status_code),
         latency_ms: results.iter().map(|r| r.latency_ms).max().unwrap_or(0),
         message: format!("{ok}/{} target(s) succeeded", results.len()),
         targets: serde_json::to_value(&results).unwrap_or_default(),
@@ -138,7 +186,12 @@ async fn check(
     (record, targets)
 }
 
-async fn run(state: &SharedState, user: &CurrentUser, request_id: &RequestId, options: &Options) -> Result<Value, ApiError> {
+async fn run(
+    state: &SharedState,
+    user: &CurrentUser,
+    request_id: &RequestId,
+    options: &Options,
+) -> Result<Value, ApiError> {
     let run_id = uuid::Uuid::new_v4().to_string();
     let captured_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let (settings, _) = settings::load(state.store.as_ref(), &user.tenant_id).await?;
@@ -163,22 +216,40 @@ async fn run(state: &SharedState, user: &CurrentUser, request_id: &RequestId, op
         }
         for channel in &channels[checked.len()..] {
             checked.push((
-                CheckRecord { channel: channel.as_str().into(), status: CheckStatus::Skipped, status_code: None, latency_ms: 0, message: "not run: fail_fast stopped after a failure".into(), targets: json!([]) },
+                CheckRecord {
+                    channel: channel.as_str().into(),
+                    status: CheckStatus::Skipped,
+                    status_code: None,
+                    latency_ms: 0,
+                    message: "not run: fail_fast stopped after a failure".into(),
+                    targets: json!([]),
+                },
                 Vec::new(),
             ));
         }
     } else {
-        checked = join_all(channels.iter().map(|c| check(state, user, &settings, *c, &run_id))).await;
+        checked = join_all(
+            channels
+                .iter()
+                .map(|c| check(state, user, &settings, *c, &run_id)),
+        )
+        .await;
     }
 
     // Whatever the targets hold is redacted from the record on top of the operator's secrets.
-    let secrets: Vec<String> = checked.iter().flat_map(|(_, t)| t.iter().flat_map(|t| t.secrets()).map(str::to_owned)).collect();
+    let secrets: Vec<String> = checked
+        .iter()
+        .flat_map(|(_, t)| t.iter().flat_map(|t| t.secrets()).map(str::to_owned))
+        .collect();
     let audit = AuditLog::new(state.store.clone(), state.audit.redactor().with(&secrets));
     let recorder = Recorder {
         audit: &audit,
         tenant_id: &user.tenant_id,
         run_id: &run_id,
-        actor: Actor::User { user_id: user.user_id.clone(), email: user.email.clone() },
+        actor: Actor::User {
+            user_id: user.user_id.clone(),
+            email: user.email.clone(),
+        },
         request_id: Some(request_id.to_string()),
         mode: "capture",
     };
@@ -191,7 +262,11 @@ async fn run(state: &SharedState, user: &CurrentUser, request_id: &RequestId, op
         results.push(item);
     }
     let count = |s: CheckStatus| checked.iter().filter(|(r, _)| r.status == s).count();
-    let (passed, failed, skipped) = (count(CheckStatus::Passed), count(CheckStatus::Failed), count(CheckStatus::Skipped));
+    let (passed, failed, skipped) = (
+        count(CheckStatus::Passed),
+        count(CheckStatus::Failed),
+        count(CheckStatus::Skipped),
+    );
     let overall = overall_status(passed, failed);
     let summary = json!({
         "passed": passed, "failed": failed, "skipped": skipped, "overall_status": overall,

@@ -41,7 +41,17 @@ async fn accept(
     ApiJson(input): ApiJson<PolicyEventInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     match policy::accept(state.store.as_ref(), &state.audit, input).await? {
-        Accepted::Created(created) => Ok((StatusCode::ACCEPTED, Json(view(&created)))),
+        Accepted::Created(created) => {
+            if state.inline_dispatch {
+                let channels = created.deliveries.iter().map(|(d, _)| d.channel).collect();
+                tokio::spawn(policy::send::dispatch_inline(
+                    state.clone(),
+                    created.event.event_id.clone(),
+                    channels,
+                ));
+            }
+            Ok((StatusCode::ACCEPTED, Json(view(&created))))
+        }
         Accepted::Existing(existing) => Ok((StatusCode::OK, Json(view(&existing)))),
     }
 }

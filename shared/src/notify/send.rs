@@ -112,12 +112,19 @@ async fn send_one(
     target: &Target,
     notification: &Notification,
 ) -> TargetResult {
-    TargetResult::from_delivery(target.kind(), deliver(integrations, target, notification).await)
+    TargetResult::from_delivery(
+        target.kind(),
+        deliver(integrations, target, notification).await,
+    )
 }
 
 /// One notification to one target, with the full outcome (a `Retry-After`
 /// included) for callers that schedule their own retries.
-pub async fn deliver(integrations: &Integrations, target: &Target, notification: &Notification) -> Delivery {
+pub async fn deliver(
+    integrations: &Integrations,
+    target: &Target,
+    notification: &Notification,
+) -> Delivery {
     let Integrations { client, endpoints } = integrations;
     let delivery = match target {
         Target::Slack { target, bot_token } => {

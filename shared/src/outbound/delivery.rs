@@ -49,7 +49,12 @@ impl Delivery {
 
     /// A failure on our side before any request was sent (store down): try later.
     pub fn retryable(what: &str) -> Self {
-        Self::failed(None, 0, what.to_owned(), Retryability::Retryable { retry_after: None })
+        Self::failed(
+            None,
+            0,
+            what.to_owned(),
+            Retryability::Retryable { retry_after: None },
+        )
     }
 
     pub(crate) fn refused(refusal: &Refusal, latency_ms: u64) -> Self {

@@ -21,13 +21,22 @@ pub fn notification(event: &PolicyEvent, delivery: &Delivery) -> Notification {
         event_type: format!("policy.{decision}"),
         tenant_id: event.tenant_id.clone(),
         request_id: event.request_id.clone(),
-        title: format!("[Valdrix Policy {}] {} on {}", decision.to_uppercase(), event.action, event.resource_id),
+        title: format!(
+            "[Valdrix Policy {}] {} on {}",
+            decision.to_uppercase(),
+            event.action,
+            event.resource_id
+        ),
         summary: event.summary.clone(),
         decision: Some(decision.to_owned()),
         action: event.action.clone(),
         resource_id: event.resource_id.clone(),
         severity: event.severity.clone(),
-        evidence_links: event.evidence_links.clone().into_iter().collect::<BTreeMap<_, _>>(),
+        evidence_links: event
+            .evidence_links
+            .clone()
+            .into_iter()
+            .collect::<BTreeMap<_, _>>(),
         idempotency_key: delivery.delivery_id.clone(),
     }
 }
@@ -45,10 +54,59 @@ impl Sender for NotifySender {
                 return Outcome::retryable("store unavailable while reading the tenant's settings");
             }
         };
-        let targets = notify::resolve(delivery.channel.channel(), &settings, &state.config, &state.keys, &delivery.tenant_id);
-        let Some(target) = targets.ok().and_then(|t| t.into_iter().find(|t| t.kind() == delivery.channel)) else {
-            return outbound::Delivery::bad_config("the target is no longer configured for this tenant");
+        let targets = notify::resolve(
+            delivery.channel.channel(),
+            &settings,
+            &state.config,
+            &state.keys,
+            &delivery.tenant_id,
+        );
+        let Some(target) = targets
+            .ok()
+            .and_then(|t| t.into_iter().find(|t| t.kind() == delivery.channel))
+        else {
+            return outbound::Delivery::bad_config(
+                "the target is no longer configured for this tenant",
+            );
         };
         notify::deliver(&state.integrations, &target, &notification(event, delivery)).await
+    }
+}
+
+/// Dispatch the given deliveries now, in this process (`valdrix serve`).
+pub async fn dispatch_inline(state: SharedState, event_id: String, channels: Vec<super::Channel>) {
+    let sender = NotifySender(state.clone());
+    let dead = super::deadletter::StoreDeadLetters(state.store.clone());
+    let dispatcher = super::dispatch::Dispatcher {
+        store: state.store.as_ref(),
+        audit: &state.audit,
+        sender: &sender,
+        dead_letters: &dead,
+    };
+    for channel in channels {
+        if let Err(e) = dispatcher
+            .process(&event_id, channel, chrono::Utc::now().timestamp())
+            .await
+        {
+            tracing::error!(event_id, channel = channel.as_str(), error = %e, "inline dispatch failed; the sweep will retry");
+        }
+    }
+}
+
+/// Sweep the due index every `every` (`valdrix serve`): retries and lapsed claims.
+pub async fn sweep_forever(state: SharedState, every: std::time::Duration) {
+    let sender = NotifySender(state.clone());
+    let dead = super::deadletter::StoreDeadLetters(state.store.clone());
+    let dispatcher = super::dispatch::Dispatcher {
+        store: state.store.as_ref(),
+        audit: &state.audit,
+        sender: &sender,
+        dead_letters: &dead,
+    };
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(e) = dispatcher.sweep(chrono::Utc::now().timestamp()).await {
+            tracing::error!(error = %e, "delivery sweep failed");
+        }
     }
 }

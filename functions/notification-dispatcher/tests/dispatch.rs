@@ -1,0 +1,342 @@
+//! Fan-out of policy events on DynamoDB Local to local fake receivers: once
+//! per channel, retries, dead letters, replays and a crash mid-delivery.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::json;
+use valdrix_shared::outbound::Delivery as Outcome;
+use valdrix_shared::policy::deadletter::StoreDeadLetters;
+use valdrix_shared::policy::dispatch::{Dispatcher, MAX_ATTEMPTS, Sender, Step};
+use valdrix_shared::policy::send::NotifySender;
+use valdrix_shared::policy::{
+    self, Accepted, Channel, Delivery, DeliveryStatus, PolicyEvent, PolicyEventInput,
+};
+use valdrix_shared::store::{Query, SortKey};
+use valdrix_tests::{
+    FakeWorld, GITHUB_DISPATCH_PATH, GITLAB_TRIGGER_PATH, WEBHOOK_PATH, dynamo_store, unique,
+};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+async fn world() -> FakeWorld {
+    FakeWorld::new(dynamo_store().await, Duration::from_secs(2)).await
+}
+
+async fn accept_block(w: &FakeWorld) -> String {
+    let id = unique("evt");
+    let input: PolicyEventInput = serde_json::from_value(json!({
+        "event_id": id, "tenant_id": w.tenant, "decision": "block", "action": "ec2.terminate",
+        "resource_id": "i-0abc", "summary": "Instance type not allowed", "severity": "high",
+    }))
+    .unwrap();
+    let accepted = policy::accept(w.state.store.as_ref(), &w.state.audit, input)
+        .await
+        .unwrap();
+    assert!(matches!(accepted, Accepted::Created(_)));
+    id
+}
+
+async fn deliveries(w: &FakeWorld, id: &str) -> Vec<Delivery> {
+    policy::load_state(w.state.store.as_ref(), id)
+        .await
+        .unwrap()
+        .unwrap()
+        .deliveries
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect()
+}
+
+fn dispatcher<'a>(
+    w: &'a FakeWorld,
+    sender: &'a dyn Sender,
+    dead: &'a StoreDeadLetters,
+) -> Dispatcher<'a> {
+    Dispatcher {
+        store: w.state.store.as_ref(),
+        audit: &w.state.audit,
+        sender,
+        dead_letters: dead,
+    }
+}
+
+#[tokio::test]
+async fn a_block_event_reaches_each_receiver_once() {
+    let w = world().await;
+    w.all_succeed().await;
+    let id = accept_block(&w).await;
+    let sender = NotifySender(w.state.clone());
+    let dead = StoreDeadLetters(w.state.store.clone());
+    let d = dispatcher(&w, &sender, &dead);
+    let now = chrono::Utc::now().timestamp();
+    for delivery in deliveries(&w, &id).await {
+        assert_eq!(
+            d.process(&id, delivery.channel, now).await.unwrap(),
+            Step::Delivered
+        );
+    }
+    // Replaying every trigger sends nothing again.
+    for delivery in deliveries(&w, &id).await {
+        assert_eq!(
+            d.process(&id, delivery.channel, now).await.unwrap(),
+            Step::Skipped
+        );
+    }
+    assert_eq!(
+        d.sweep(now + 10_000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|(_, _, s)| *s != Step::Skipped)
+            .count(),
+        0
+    );
+    for p in [
+        "/api/chat.postMessage",
+        "/rest/api/3/issue",
+        GITHUB_DISPATCH_PATH,
+        GITLAB_TRIGGER_PATH,
+        WEBHOOK_PATH,
+    ] {
+        assert_eq!(w.received(p).await, 1, "{p}");
+    }
+    let all = deliveries(&w, &id).await;
+    assert!(
+        all.iter()
+            .all(|d| d.status == DeliveryStatus::Delivered && d.attempts.len() == 1)
+    );
+    let jira = all.iter().find(|d| d.channel == Channel::Jira).unwrap();
+    assert_eq!(jira.external_id.as_deref(), Some("OPS-1"));
+    // The Jira issue carries the policy summary line.
+    let requests = w.server.received_requests().await.unwrap();
+    let issue = requests
+        .iter()
+        .find(|r| r.url.path() == "/rest/api/3/issue")
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&issue.body).unwrap();
+    assert_eq!(
+        body["fields"]["summary"],
+        "[Valdrix Policy BLOCK] ec2.terminate on i-0abc"
+    );
+    // Every outcome is an audit event; the chain still verifies; no secret leaked.
+    let (events, _) = w
+        .state
+        .audit
+        .page(&w.tenant, 200, None, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event_type == "policy.delivery_delivered")
+            .count(),
+        5
+    );
+    assert!(w.state.audit.verify(&w.tenant).await.unwrap().is_ok());
+    let text = serde_json::to_string(&events).unwrap() + &serde_json::to_string(&all).unwrap();
+    for secret in w.secrets() {
+        assert!(!text.contains(&secret), "a secret reached the record");
+    }
+}
+
+#[tokio::test]
+async fn a_target_failing_twice_then_succeeding_is_delivered_exactly_once() {
+    let w = world().await;
+    Mock::given(method("POST"))
+        .and(path(WEBHOOK_PATH))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .mount(&w.server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(WEBHOOK_PATH))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&w.server)
+        .await;
+    let id = accept_block(&w).await;
+    let sender = NotifySender(w.state.clone());
+    let dead = StoreDeadLetters(w.state.store.clone());
+    let d = dispatcher(&w, &sender, &dead);
+    let mut now = chrono::Utc::now().timestamp();
+    assert_eq!(
+        d.process(&id, Channel::Webhook, now).await.unwrap(),
+        Step::Retrying
+    );
+    // Not due yet: nothing happens.
+    assert_eq!(
+        d.process(&id, Channel::Webhook, now).await.unwrap(),
+        Step::Skipped
+    );
+    now += 1000;
+    assert_eq!(
+        d.process(&id, Channel::Webhook, now).await.unwrap(),
+        Step::Retrying
+    );
+    now += 1000;
+    let swept = d.sweep(now).await.unwrap();
+    assert!(
+        swept
+            .iter()
+            .any(|(e, c, s)| e == &id && *c == Channel::Webhook && *s == Step::Delivered),
+        "{swept:?}"
+    );
+    now += 1000;
+    assert!(
+        d.sweep(now)
+            .await
+            .unwrap()
+            .iter()
+            .all(|(e, c, s)| !(e == &id && *c == Channel::Webhook) || *s == Step::Skipped)
+    );
+    let webhook = deliveries(&w, &id)
+        .await
+        .into_iter()
+        .find(|d| d.channel == Channel::Webhook)
+        .unwrap();
+    assert_eq!(webhook.status, DeliveryStatus::Delivered);
+    let outcomes: Vec<&str> = webhook
+        .attempts
+        .iter()
+        .map(|a| a.outcome.as_str())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["retryable_failure", "retryable_failure", "delivered"]
+    );
+    let ok = w
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == WEBHOOK_PATH)
+        .count();
+    assert_eq!(ok, 3, "two failures and one success, nothing more");
+}
+
+#[tokio::test]
+async fn a_target_that_always_fails_ends_dead_with_every_attempt_recorded() {
+    let w = world().await;
+    Mock::given(method("POST"))
+        .and(path(GITLAB_TRIGGER_PATH))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "7")
+                .set_body_json(json!({"message": "slow down"})),
+        )
+        .mount(&w.server)
+        .await;
+    let id = accept_block(&w).await;
+    let sender = NotifySender(w.state.clone());
+    let dead = StoreDeadLetters(w.state.store.clone());
+    let d = dispatcher(&w, &sender, &dead);
+    let start = chrono::Utc::now().timestamp();
+    let mut now = start;
+    let mut steps = vec![d.process(&id, Channel::GitlabCi, now).await.unwrap()];
+    while *steps.last().unwrap() == Step::Retrying {
+        let delivery = deliveries(&w, &id)
+            .await
+            .into_iter()
+            .find(|d| d.channel == Channel::GitlabCi)
+            .unwrap();
+        let due = delivery.due_at.unwrap();
+        assert!(due >= now + 7, "Retry-After was not honoured");
+        now = due;
+        steps.push(d.process(&id, Channel::GitlabCi, now).await.unwrap());
+    }
+    assert_eq!(steps.len() as u32, MAX_ATTEMPTS);
+    assert_eq!(*steps.last().unwrap(), Step::Dead);
+    let gitlab = deliveries(&w, &id)
+        .await
+        .into_iter()
+        .find(|d| d.channel == Channel::GitlabCi)
+        .unwrap();
+    assert_eq!(gitlab.status, DeliveryStatus::Dead);
+    assert_eq!(gitlab.attempts.len() as u32, MAX_ATTEMPTS);
+    assert!(gitlab.attempts.iter().all(|a| a.status_code == Some(429)));
+    // It is in the dead-letter queue, and a later sweep never sends it again.
+    let mut q = Query::new("DEADLETTER", SortKey::All);
+    q.limit = 100;
+    let parked = w.state.store.query(q).await.unwrap().items;
+    assert!(
+        parked
+            .iter()
+            .any(|i| i["delivery"]["delivery_id"] == format!("{id}:gitlab_ci"))
+    );
+    d.sweep(now + 100_000).await.unwrap();
+    assert_eq!(w.received(GITLAB_TRIGGER_PATH).await as u32, MAX_ATTEMPTS);
+}
+
+/// Sends for real, then never returns: the worker "crashes" before recording.
+struct CrashAfterSend(NotifySender);
+
+#[async_trait]
+impl Sender for CrashAfterSend {
+    async fn send(&self, event: &PolicyEvent, delivery: &Delivery) -> Outcome {
+        let _sent = self.0.send(event, delivery).await;
+        std::future::pending::<Outcome>().await
+    }
+}
+
+#[tokio::test]
+async fn a_crash_between_send_and_record_loses_nothing_and_duplicates_nothing_for_a_deduping_receiver()
+ {
+    let w = world().await;
+    w.all_succeed().await;
+    let id = accept_block(&w).await;
+    let dead = StoreDeadLetters(w.state.store.clone());
+    let crashing = CrashAfterSend(NotifySender(w.state.clone()));
+    let now = chrono::Utc::now().timestamp();
+    let crashed = tokio::time::timeout(
+        Duration::from_secs(3),
+        dispatcher(&w, &crashing, &dead).process(&id, Channel::Webhook, now),
+    )
+    .await;
+    assert!(crashed.is_err(), "the worker died mid-delivery");
+    let webhook = deliveries(&w, &id)
+        .await
+        .into_iter()
+        .find(|d| d.channel == Channel::Webhook)
+        .unwrap();
+    assert_eq!(webhook.status, DeliveryStatus::InFlight);
+
+    // The claim lapses; the sweep takes the delivery over and finishes it.
+    let sender = NotifySender(w.state.clone());
+    let d = dispatcher(&w, &sender, &dead);
+    let swept = d.sweep(now + 61).await.unwrap();
+    assert!(
+        swept
+            .iter()
+            .any(|(e, c, s)| e == &id && *c == Channel::Webhook && *s == Step::Delivered),
+        "{swept:?}"
+    );
+    let webhook = deliveries(&w, &id)
+        .await
+        .into_iter()
+        .find(|d| d.channel == Channel::Webhook)
+        .unwrap();
+    assert_eq!(webhook.status, DeliveryStatus::Delivered);
+
+    // Two requests reached the receiver, both with the same webhook-id: a
+    // receiver that dedups on it acts once.
+    let ids: Vec<String> = w
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == WEBHOOK_PATH)
+        .map(|r| {
+            r.headers
+                .get("webhook-id")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(ids[0], format!("{id}:webhook"));
+}
