@@ -92,30 +92,31 @@ pub fn targets(
         if let (true, Some(channel)) = (s.slack_enabled, &s.slack_channel_override) {
             out.push((Channel::Slack, channel.clone()));
         }
-        if gated && s.jira_enabled {
-            if let (Some(key), Some(base)) = (&s.jira_project_key, &s.jira_base_url) {
-                out.push((Channel::Jira, format!("{key} @ {}", host(base))));
-            }
+        if gated
+            && s.jira_enabled
+            && let (Some(key), Some(base)) = (&s.jira_project_key, &s.jira_base_url)
+        {
+            out.push((Channel::Jira, format!("{key} @ {}", host(base))));
         }
     }
     if gated && (event.decision.is_alert() || s.workflow_notify_on_warn_allow) {
-        if s.workflow_github_enabled && s.has(SecretField::GithubToken) {
-            if let (Some(owner), Some(repo)) = (&s.workflow_github_owner, &s.workflow_github_repo) {
-                out.push((Channel::GithubActions, format!("{owner}/{repo}")));
-            }
+        if s.workflow_github_enabled
+            && s.has(SecretField::GithubToken)
+            && let (Some(owner), Some(repo)) = (&s.workflow_github_owner, &s.workflow_github_repo)
+        {
+            out.push((Channel::GithubActions, format!("{owner}/{repo}")));
         }
-        if s.workflow_gitlab_enabled && s.has(SecretField::GitlabTriggerToken) {
-            if let Some(project) = &s.workflow_gitlab_project_id {
-                out.push((
-                    Channel::GitlabCi,
-                    format!("{project} @ {}", host(&s.workflow_gitlab_base_url)),
-                ));
-            }
+        if s.workflow_gitlab_enabled
+            && s.has(SecretField::GitlabTriggerToken)
+            && let Some(project) = &s.workflow_gitlab_project_id
+        {
+            let base = host(&s.workflow_gitlab_base_url);
+            out.push((Channel::GitlabCi, format!("{project} @ {base}")));
         }
-        if s.workflow_webhook_enabled {
-            if let Some(url) = &s.workflow_webhook_url {
-                out.push((Channel::Webhook, host(url)));
-            }
+        if s.workflow_webhook_enabled
+            && let Some(url) = &s.workflow_webhook_url
+        {
+            out.push((Channel::Webhook, host(url)));
         }
     }
     out
