@@ -2,6 +2,7 @@
 //! file only parses arguments and maps outcomes to exit codes.
 
 mod dev_env;
+mod ingest_costs;
 mod migrate;
 mod migrate_cmd;
 mod operator_state;
@@ -35,6 +36,8 @@ enum Command {
     RotateSecrets,
     /// Walk a tenant's audit chain and report the first broken link.
     VerifyAudit(verify_audit::Args),
+    /// Ingest a local FOCUS cost file (CSV or gzip) into a tenant's ledger.
+    IngestCosts(ingest_costs::Args),
 }
 
 #[tokio::main]
@@ -46,5 +49,6 @@ async fn main() -> ExitCode {
         Command::Migrate(args) => migrate_cmd::run(args).await,
         Command::RotateSecrets => rotate_secrets::run().await,
         Command::VerifyAudit(args) => verify_audit::run(args).await,
+        Command::IngestCosts(args) => ingest_costs::run(args).await,
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::audit::{AuditLog, Redactor};
 use crate::config::{RuntimeConfig, StoreUrl};
 use crate::crypto::SecretBox;
+use crate::objects::DynObjectStore;
 use crate::store::{self, DynStore, StoreError};
 
 pub struct AppState {
@@ -13,6 +14,9 @@ pub struct AppState {
     pub audit: AuditLog,
     /// Seals and opens tenant integration secrets.
     pub keys: SecretBox,
+    /// Where compliance packs are written (S3 in AWS, a directory locally);
+    /// `None` where nothing exports. Set with [`AppState::with_objects`].
+    pub objects: Option<DynObjectStore>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -34,6 +38,15 @@ impl AppState {
     }
 
     pub fn new(config: Arc<RuntimeConfig>, store: DynStore) -> SharedState {
+        Self::with_objects(config, store, None)
+    }
+
+    /// [`AppState::new`] plus an object store.
+    pub fn with_objects(
+        config: Arc<RuntimeConfig>,
+        store: DynStore,
+        objects: Option<DynObjectStore>,
+    ) -> SharedState {
         let redactor = Redactor::new(config.secret_values());
         let audit = AuditLog::new(store.clone(), redactor);
         let keys = SecretBox::from_config(&config);
@@ -42,6 +55,7 @@ impl AppState {
             store,
             audit,
             keys,
+            objects,
         })
     }
 }
