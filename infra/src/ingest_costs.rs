@@ -43,7 +43,16 @@ pub async fn run(args: Args) -> ExitCode {
         }
     };
     let source = format!("file://{}", args.file.display());
-    match ingest(&state.store, &state.audit, &args.tenant, &source, file, Actor::System).await {
+    match ingest(
+        &state.store,
+        &state.audit,
+        &args.tenant,
+        &source,
+        file,
+        Actor::System,
+    )
+    .await
+    {
         Ok(report) => {
             println!(
                 "{}",

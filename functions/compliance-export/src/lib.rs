@@ -30,7 +30,9 @@ use valdrix_shared::auth::{AdminKey, Owner, require_tier, tier_name};
 use valdrix_shared::exports::{PackRequest, build_pack, options};
 use valdrix_shared::http::{ApiError, ApiJson, RequestId};
 use valdrix_shared::ledger::{CostWindow, PROVIDERS, Remediation, RemediationStatus};
-use valdrix_shared::objects::{DOWNLOAD_PATH, DynObjectStore, LocalDirStore, ObjectError, signing_key};
+use valdrix_shared::objects::{
+    DOWNLOAD_PATH, DynObjectStore, LocalDirStore, ObjectError, signing_key,
+};
 use valdrix_shared::state::SharedState;
 use valdrix_shared::store::codec::to_item;
 use valdrix_shared::store::{Condition, WriteOp};
@@ -204,10 +206,10 @@ fn absolute(url: &str, headers: &HeaderMap) -> String {
     if !url.starts_with('/') {
         return url.to_owned();
     }
-    let host = headers
-        .get(HOST)
-        .and_then(|v| v.to_str().ok())
-        .filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)));
+    let host = headers.get(HOST).and_then(|v| v.to_str().ok()).filter(|h| {
+        h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+    });
     let proto = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
@@ -221,7 +223,13 @@ fn absolute(url: &str, headers: &HeaderMap) -> String {
 
 fn safe_name(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -250,7 +258,9 @@ async fn download(
             ObjectError::NotFound => ApiError::NotFound("the export no longer exists".into()),
             other => ApiError::internal(other),
         })?;
-    let file = tokio::fs::File::open(&path).await.map_err(ApiError::internal)?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(ApiError::internal)?;
     let len = file.metadata().await.map_err(ApiError::internal)?.len();
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     let disposition = format!("attachment; filename=\"{}\"", safe_file(&q.filename));
@@ -268,7 +278,13 @@ async fn download(
 
 fn safe_file(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -336,24 +352,38 @@ async fn put_remediation(
     }
     let currency = body.currency.unwrap_or_else(|| "USD".into());
     if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(ApiError::invalid_field("currency", "must be an ISO 4217 code"));
+        return Err(ApiError::invalid_field(
+            "currency",
+            "must be an ISO 4217 code",
+        ));
     }
     for (field, value) in [("action", &body.action), ("resource_id", &body.resource_id)] {
         if value.trim().is_empty() || value.len() > 512 {
-            return Err(ApiError::invalid_field(field, "must be 1 to 512 characters"));
+            return Err(ApiError::invalid_field(
+                field,
+                "must be 1 to 512 characters",
+            ));
         }
     }
     let id = body.id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     if id.is_empty()
         || id.len() > 128
-        || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
     {
-        return Err(ApiError::invalid_field("id", "must be 1 to 128 of A-Z a-z 0-9 - _ ."));
+        return Err(ApiError::invalid_field(
+            "id",
+            "must be 1 to 128 of A-Z a-z 0-9 - _ .",
+        ));
     }
     check_window("baseline", &body.baseline)?;
     check_window("measurement", &body.measurement)?;
     if status == RemediationStatus::Completed && body.executed_at.is_none() {
-        return Err(ApiError::invalid_field("executed_at", "is required when status is completed"));
+        return Err(ApiError::invalid_field(
+            "executed_at",
+            "is required when status is completed",
+        ));
     }
     let now = Utc::now();
     let existing =
@@ -376,7 +406,12 @@ async fn put_remediation(
         created_at: existing.as_ref().map_or(now, |e| e.created_at),
         updated_at: now,
     };
-    let item = to_item(&tenant_pk(&tenant_id), &format!("REMEDIATION#{id}"), 1, &record);
+    let item = to_item(
+        &tenant_pk(&tenant_id),
+        &format!("REMEDIATION#{id}"),
+        1,
+        &record,
+    );
     state
         .audit
         .append_with(
@@ -406,4 +441,3 @@ async fn put_remediation(
     };
     Ok((code, axum::Json(record)))
 }
-

@@ -109,7 +109,16 @@ pub async fn ingest_object(
         .map_err(|e| Failure::S3(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
     let reader = tokio_util::io::SyncIoBridge::new(object.body.into_async_read());
     let source = format!("s3://{bucket}/{key}");
-    match ingest(&state.store, &state.audit, tenant, &source, reader, Actor::System).await {
+    match ingest(
+        &state.store,
+        &state.audit,
+        tenant,
+        &source,
+        reader,
+        Actor::System,
+    )
+    .await
+    {
         Ok(report) => Ok(Ok(report)),
         Err(IngestError::Store(e)) => Err(e.into()),
         Err(IngestError::Unreadable(reason)) => Ok(Err(reason)),
@@ -126,7 +135,10 @@ mod tests {
         assert_eq!(tenant_of("tenants/acme/"), None);
         assert_eq!(tenant_of("tenants/../x"), None);
         assert_eq!(tenant_of("other/acme/x.csv"), None);
-        assert_eq!(decode_key("tenants/acme/a+b%2Bc.csv"), "tenants/acme/a b+c.csv");
+        assert_eq!(
+            decode_key("tenants/acme/a+b%2Bc.csv"),
+            "tenants/acme/a b+c.csv"
+        );
         assert_eq!(decode_key("100%"), "100%");
     }
 }
