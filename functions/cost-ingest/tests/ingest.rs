@@ -107,14 +107,20 @@ async fn same_file_twice_gives_one_set_of_rows(store: DynStore) {
 
     let second = run(&state, &t, sample("10.50", "preliminary").into_bytes()).await;
     assert_eq!(
-        (second.inserted, second.unchanged, second.updated, second.restated),
+        (
+            second.inserted,
+            second.unchanged,
+            second.updated,
+            second.restated
+        ),
         (0, 3, 0, 0)
     );
     assert_eq!(ledger(&state, &t).await, rows);
 
     // The same content gzip-compressed maps to the same line ids.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(sample("10.50", "preliminary").as_bytes()).unwrap();
+    gz.write_all(sample("10.50", "preliminary").as_bytes())
+        .unwrap();
     let third = run(&state, &t, gz.finish().unwrap()).await;
     assert_eq!((third.inserted, third.unchanged), (0, 3));
     assert_eq!(ledger(&state, &t).await, rows);
@@ -181,7 +187,10 @@ async fn bad_rows_are_rejected_with_line_and_reason() {
         good.clone(),
     ]);
     let report = run(&state, &t, csv.into_bytes()).await;
-    assert_eq!((report.rows_read, report.inserted, report.rejected), (5, 1, 4));
+    assert_eq!(
+        (report.rows_read, report.inserted, report.rejected),
+        (5, 1, 4)
+    );
     let lines: Vec<_> = report.rejections.iter().map(|r| r.line).collect();
     assert_eq!(lines, [3, 4, 5, 6]);
     assert!(report.rejections[0].reason.contains("BilledCost"));
@@ -238,10 +247,8 @@ async fn s3_object_created_ingests_the_tenant_file_from_moto() {
     assert_eq!(ledger(&state, &t).await.len(), 3);
 
     // An object for an unknown tenant is skipped, not retried.
-    let other: aws_lambda_events::event::s3::S3Event = serde_json::from_str(
-        &text.replace(&format!("tenants/{t}/"), "tenants/nobody/"),
-    )
-    .unwrap();
+    let other: aws_lambda_events::event::s3::S3Event =
+        serde_json::from_str(&text.replace(&format!("tenants/{t}/"), "tenants/nobody/")).unwrap();
     let out = cost_ingest::handle(&state, &s3, other).await.unwrap();
     assert_eq!(out["objects"][0]["status"], "skipped", "{out}");
 }
