@@ -2,6 +2,7 @@
 //! file only parses arguments and maps outcomes to exit codes.
 
 mod dev_env;
+mod ingest_costs;
 mod migrate;
 mod migrate_cmd;
 mod operator_state;
@@ -38,6 +39,8 @@ enum Command {
     VerifyAudit(verify_audit::Args),
     /// Run the checklist's post-deploy smoke tests against a base URL.
     Smoke(smoke::Args),
+    /// Ingest a local FOCUS cost file (CSV or gzip) into a tenant's ledger.
+    IngestCosts(ingest_costs::Args),
 }
 
 #[tokio::main]
@@ -50,5 +53,6 @@ async fn main() -> ExitCode {
         Command::RotateSecrets => rotate_secrets::run().await,
         Command::VerifyAudit(args) => verify_audit::run(args).await,
         Command::Smoke(args) => smoke::run(args).await,
+        Command::IngestCosts(args) => ingest_costs::run(args).await,
     }
 }

@@ -669,7 +669,8 @@ pub fn verify_pack(zip: &[u8], sha256: &str, bytes: u64) -> Result<PackSummary, 
         }
     }
     // Every other member must be listed: an unlisted file is unverified.
-    for name in archive.file_names() {
+    for name in archive.file_names().filter_map(Result::ok) {
+        let name: &str = &name;
         if name != "manifest.json" && !name.ends_with('/') && !seen.contains(name) {
             problems.push(format!("{name} is in the pack but not in manifest.json"));
         }

@@ -6,6 +6,7 @@ use crate::audit::{AuditLog, Redactor};
 use crate::config::{RuntimeConfig, StoreUrl};
 use crate::crypto::SecretBox;
 use crate::notify::Integrations;
+use crate::objects::DynObjectStore;
 use crate::store::{self, DynStore, StoreError};
 
 pub struct AppState {
@@ -19,6 +20,9 @@ pub struct AppState {
     /// Dispatch accepted policy deliveries in this process (`valdrix serve`);
     /// in AWS the table's stream triggers the dispatcher function instead.
     pub inline_dispatch: bool,
+    /// Where compliance packs are written (S3 in AWS, a directory locally);
+    /// `None` where nothing exports. Set with [`AppState::with_objects`].
+    pub objects: Option<DynObjectStore>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -40,6 +44,15 @@ impl AppState {
     }
 
     pub fn new(config: Arc<RuntimeConfig>, store: DynStore) -> SharedState {
+        Self::with_objects(config, store, None)
+    }
+
+    /// [`AppState::new`] plus an object store.
+    pub fn with_objects(
+        config: Arc<RuntimeConfig>,
+        store: DynStore,
+        objects: Option<DynObjectStore>,
+    ) -> SharedState {
         let redactor = Redactor::new(config.secret_values());
         let audit = AuditLog::new(store.clone(), redactor);
         let keys = SecretBox::from_config(&config);
@@ -51,6 +64,7 @@ impl AppState {
             keys,
             integrations,
             inline_dispatch: false,
+            objects,
         })
     }
 }

@@ -401,3 +401,10 @@ impl FakeWorld {
             .count()
     }
 }
+
+mod focus_fixture;
+pub use focus_fixture::{FOCUS_FIXTURE_HEADER, focus_csv, focus_line};
+
+pub fn moto_endpoint() -> String {
+    emulator_endpoint("VALDRIX_TEST_MOTO_ENDPOINT", "moto (S3)")
+}

@@ -1,0 +1,452 @@
+//! The compliance pack: core files, optional exports and the manifest,
+//! written as one streamed ZIP.
+//!
+//! Optional exports never fail the pack: the FOCUS CSV is spooled to a
+//! temporary file and copied into the archive only once complete, and the
+//! other exports are computed before their files start, so a failure leaves
+//! only `exports/<name>.error.json` (never a partial or header-only CSV) and
+//! the manifest's `status: "error"` with the reason.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::options::PackOptions;
+use super::zipout::{ZipOut, ZipOutError, csv_record};
+use super::{close, csv_safe, focus, savings};
+use crate::audit::{Actor, AuditError, AuditEvent, AuditLog};
+use crate::ledger::{Lifecycle, query_ledger};
+use crate::objects::Upload;
+use crate::settings;
+use crate::store::{DynStore, StoreError};
+
+pub const PACK_VERSION: &str = "1";
+pub const FOCUS_PATH: &str = "exports/focus-v1.2.csv";
+
+/// Who asked for which pack.
+#[derive(Debug, Clone)]
+pub struct PackRequest {
+    pub run_id: String,
+    pub tenant_id: String,
+    pub tier: String,
+    pub actor: Actor,
+    pub environment: String,
+    pub generated_at: DateTime<Utc>,
+    pub options: PackOptions,
+}
+
+#[derive(Debug, Clone)]
+pub struct PackResult {
+    pub bytes: u64,
+    pub sha256: String,
+    pub manifest: Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error(transparent)]
+    Write(#[from] ZipOutError),
+}
+
+impl From<std::io::Error> for PackError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Write(e.into())
+    }
+}
+
+/// Build the pack into `upload` (not finished here: the caller finishes or
+/// aborts it).
+pub async fn build_pack(
+    store: &DynStore,
+    audit: &AuditLog,
+    req: &PackRequest,
+    upload: &mut dyn Upload,
+) -> Result<PackResult, PackError> {
+    let opts = &req.options;
+    let mut zip = ZipOut::new(upload);
+    let mut counts = serde_json::Map::new();
+    let mut truncated = serde_json::Map::new();
+
+    // audit_log.csv — newest first, within start/end.
+    let (n, more) = audit_log_csv(&mut zip, audit, req).await?;
+    counts.insert("audit_log".into(), json!(n));
+    truncated.insert("audit_log".into(), json!(more));
+
+    // notification_settings.json — the redacted view, has_* flags only.
+    let (settings, version) = settings::load(store.as_ref(), &req.tenant_id).await?;
+    let mut view = settings.view(version);
+    view["exists"] = json!(version > 0);
+    zip.json("notification_settings.json", &view).await?;
+
+    // integration_acceptance_evidence.json — `evidence.*` events, newest first.
+    let (evidence, more) = evidence(audit, &req.tenant_id, opts.evidence_limit).await?;
+    counts.insert(
+        "integration_acceptance_evidence".into(),
+        json!(evidence.len()),
+    );
+    truncated.insert("integration_acceptance_evidence".into(), json!(more));
+    zip.json(
+        "integration_acceptance_evidence.json",
+        &Value::Array(evidence),
+    )
+    .await?;
+
+    // audit_chain.json — the head and a full verification.
+    let head = audit.head(&req.tenant_id).await?;
+    let head_json = head
+        .as_ref()
+        .map_or(Value::Null, |h| json!({"seq": h.seq, "hash": h.hash}));
+    let verification = audit.verify(&req.tenant_id).await?;
+    zip.json(
+        "audit_chain.json",
+        &json!({"head": head_json, "verification": verification}),
+    )
+    .await?;
+
+    let mut exports = serde_json::Map::new();
+
+    // FOCUS 1.2 CSV.
+    let f = &opts.focus_export;
+    let status = if f.included {
+        match focus_spool(store, &req.tenant_id, opts).await {
+            Ok((mut file, rows, more)) => {
+                zip.start(FOCUS_PATH)?;
+                file.seek(SeekFrom::Start(0))?;
+                let mut chunk = vec![0u8; 256 * 1024];
+                loop {
+                    let n = file.read(&mut chunk)?;
+                    if n == 0 {
+                        break;
+                    }
+                    zip.write(&chunk[..n])?;
+                    zip.pump().await?;
+                }
+                zip.end();
+                counts.insert("focus_export".into(), json!(rows));
+                truncated.insert("focus_export".into(), json!(more));
+                ok_status(&[FOCUS_PATH])
+            }
+            Err(e) => error_file(&mut zip, "focus-v1.2", &e.to_string()).await?,
+        }
+    } else {
+        skipped()
+    };
+    exports.insert("focus_export".into(), status);
+
+    // Savings proof.
+    let s = &opts.savings_proof;
+    let status = if s.included {
+        match savings::savings_proof(
+            store.as_ref(),
+            &req.tenant_id,
+            &req.tier,
+            s,
+            req.generated_at,
+        )
+        .await
+        {
+            Ok((summary, lines)) => {
+                zip.json("exports/savings-proof.json", &summary).await?;
+                zip.file("exports/savings-proof.csv", &csv_bytes(&lines))
+                    .await?;
+                ok_status(&["exports/savings-proof.json", "exports/savings-proof.csv"])
+            }
+            Err(e) => error_file(&mut zip, "savings-proof", &e.to_string()).await?,
+        }
+    } else {
+        skipped()
+    };
+    exports.insert("savings_proof".into(), status);
+
+    // Realized savings.
+    let r = &opts.realized_savings;
+    let status = if r.included {
+        match savings::realized_savings(store.as_ref(), &req.tenant_id, r).await {
+            Ok((rows, more)) => {
+                let body = json!({
+                    "window": r.window,
+                    "provider": r.provider,
+                    "limit": r.limit,
+                    "truncated": more,
+                    "rows": rows.iter().map(savings::realized_json).collect::<Vec<_>>(),
+                });
+                zip.json("exports/realized-savings.json", &body).await?;
+                let mut csv = Vec::new();
+                csv_record(&mut csv, &savings::REALIZED_COLUMNS);
+                for row in &rows {
+                    csv_record(&mut csv, &savings::realized_csv(row));
+                }
+                zip.file("exports/realized-savings.csv", &csv).await?;
+                counts.insert("realized_savings".into(), json!(rows.len()));
+                truncated.insert("realized_savings".into(), json!(more));
+                ok_status(&[
+                    "exports/realized-savings.json",
+                    "exports/realized-savings.csv",
+                ])
+            }
+            Err(e) => error_file(&mut zip, "realized-savings", &e.to_string()).await?,
+        }
+    } else {
+        skipped()
+    };
+    exports.insert("realized_savings".into(), status);
+
+    // Close package.
+    let c = &opts.close_package;
+    let status = if c.included {
+        match close::close_package(store.as_ref(), &req.tenant_id, c).await {
+            Ok((package, lines)) => {
+                counts.insert(
+                    "close_package_restatements".into(),
+                    package["restatements"]["included_count"].clone(),
+                );
+                truncated.insert(
+                    "close_package_restatements".into(),
+                    package["restatements"]["truncated"].clone(),
+                );
+                zip.json("exports/close-package.json", &package).await?;
+                zip.file("exports/close-package.csv", &csv_bytes(&lines))
+                    .await?;
+                let mut st =
+                    ok_status(&["exports/close-package.json", "exports/close-package.csv"]);
+                st["close_status"] = package["close_status"].clone();
+                st["integrity_hash"] = package["integrity_hash"].clone();
+                st
+            }
+            Err(e) => error_file(&mut zip, "close-package", &e.to_string()).await?,
+        }
+    } else {
+        skipped()
+    };
+    exports.insert("close_package".into(), status);
+
+    let actor = match &req.actor {
+        Actor::User { user_id, email } => json!({"user_id": user_id, "email": email}),
+        other => serde_json::to_value(other).unwrap_or_default(),
+    };
+    let manifest = json!({
+        "pack_version": PACK_VERSION,
+        "generated_at": focus::format_time(&req.generated_at),
+        "run_id": req.run_id,
+        "tenant_id": req.tenant_id,
+        "tier": req.tier,
+        "actor": actor,
+        "environment": req.environment,
+        "focus_version": focus::FOCUS_VERSION,
+        "options": opts,
+        "files": zip.files(),
+        "row_counts": counts,
+        "truncated": truncated,
+        "exports": exports,
+        "audit_chain_head": head_json,
+        "notes": [
+            "Secrets are never exported: notification settings show has_* flags only.",
+            "Every file but this manifest is listed under files with its size and SHA-256 (of the uncompressed content).",
+            "A truncated flag is true only when rows were left out by a limit.",
+            "CSV text cells starting with = + - @ TAB or CR are prefixed with a single quote; numeric columns hold plain decimals.",
+            "An optional export that failed is replaced by exports/<name>.error.json and has status error under exports.",
+        ],
+    });
+    zip.json("manifest.json", &manifest).await?;
+    // The manifest is not listed in itself.
+    let (bytes, sha256) = zip.finish().await?;
+    Ok(PackResult {
+        bytes,
+        sha256,
+        manifest,
+    })
+}
+
+fn skipped() -> Value {
+    json!({"included": false, "status": "skipped", "error": null, "files": []})
+}
+
+fn ok_status(files: &[&str]) -> Value {
+    json!({"included": true, "status": "ok", "error": null, "files": files})
+}
+
+async fn error_file(zip: &mut ZipOut<'_>, name: &str, error: &str) -> Result<Value, PackError> {
+    let path = format!("exports/{name}.error.json");
+    zip.json(
+        &path,
+        &json!({"status": "error", "export": name, "error": error}),
+    )
+    .await?;
+    Ok(json!({"included": true, "status": "error", "error": error, "files": [path]}))
+}
+
+fn csv_bytes(lines: &[Vec<String>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in lines {
+        csv_record(&mut out, line);
+    }
+    out
+}
+
+const AUDIT_COLUMNS: [&str; 11] = [
+    "id",
+    "seq",
+    "event_type",
+    "timestamp",
+    "actor_kind",
+    "actor_user_id",
+    "actor_email",
+    "resource",
+    "request_id",
+    "success",
+    "hash",
+];
+
+async fn audit_log_csv(
+    zip: &mut ZipOut<'_>,
+    audit: &AuditLog,
+    req: &PackRequest,
+) -> Result<(u64, bool), PackError> {
+    let opts = &req.options;
+    zip.start("audit_log.csv")?;
+    let mut buf = Vec::new();
+    csv_record(&mut buf, &AUDIT_COLUMNS);
+    let (mut written, mut more) = (0u64, false);
+    let mut cursor = None;
+    'pages: loop {
+        let (events, next) = audit.page(&req.tenant_id, 500, cursor, true).await?;
+        for e in events {
+            let t = DateTime::parse_from_rfc3339(&e.timestamp)
+                .map(|t| t.with_timezone(&Utc))
+                .ok();
+            if let (Some(t), Some(end)) = (t, opts.end_date)
+                && t > end
+            {
+                continue;
+            }
+            if let (Some(t), Some(start)) = (t, opts.start_date)
+                && t < start
+            {
+                break 'pages;
+            }
+            if written == opts.audit_max_rows {
+                more = true;
+                break 'pages;
+            }
+            csv_record(&mut buf, &audit_cells(&e));
+            written += 1;
+        }
+        zip.write(&buf)?;
+        buf.clear();
+        zip.pump().await?;
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    zip.write(&buf)?;
+    zip.end();
+    zip.pump().await?;
+    Ok((written, more))
+}
+
+fn audit_cells(e: &AuditEvent) -> Vec<String> {
+    let t = |s: &str| csv_safe::text(s).into_owned();
+    let (kind, user_id, email) = match &e.actor {
+        Actor::User { user_id, email } => ("user", t(user_id), t(email)),
+        Actor::System => ("system", String::new(), String::new()),
+        Actor::AdminKey => ("admin-key", String::new(), String::new()),
+    };
+    vec![
+        t(&e.id),
+        e.seq.to_string(),
+        t(&e.event_type),
+        t(&e.timestamp),
+        kind.into(),
+        user_id,
+        email,
+        e.resource.as_deref().map(t).unwrap_or_default(),
+        e.request_id.as_deref().map(t).unwrap_or_default(),
+        e.success.to_string(),
+        t(&e.hash),
+    ]
+}
+
+/// The newest `limit` events whose type starts with `evidence.`, and whether
+/// more exist.
+async fn evidence(
+    audit: &AuditLog,
+    tenant_id: &str,
+    limit: u32,
+) -> Result<(Vec<Value>, bool), PackError> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (events, next) = audit.page(tenant_id, 500, cursor, true).await?;
+        for e in events
+            .into_iter()
+            .filter(|e| e.event_type.starts_with("evidence."))
+        {
+            if out.len() == limit as usize {
+                return Ok((out, true));
+            }
+            out.push(json!({
+                "event_id": e.id,
+                "seq": e.seq,
+                "event_type": e.event_type,
+                "timestamp": e.timestamp,
+                "success": e.success,
+                "actor": e.actor,
+                "resource": e.resource,
+                "request_id": e.request_id,
+                "run_id": e.details.get("run_id").cloned().unwrap_or(Value::Null),
+                "details": e.details,
+            }));
+        }
+        match next {
+            Some(c) => cursor = Some(c),
+            None => return Ok((out, false)),
+        }
+    }
+}
+
+/// The FOCUS CSV into a temporary file: (file, rows, truncated).
+async fn focus_spool(
+    store: &DynStore,
+    tenant_id: &str,
+    opts: &PackOptions,
+) -> Result<(std::fs::File, u64, bool), PackError> {
+    let f = &opts.focus_export;
+    let file = tempfile::tempfile()?;
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
+    let mut buf = Vec::with_capacity(64 * 1024);
+    csv_record(&mut buf, &focus::header());
+    let (mut rows, mut more) = (0u64, false);
+    let mut cursor = None;
+    'pages: loop {
+        let (page, next) =
+            query_ledger(store.as_ref(), tenant_id, f.window.range(), 1000, cursor).await?;
+        for row in &page {
+            if (!f.include_preliminary && row.lifecycle == Lifecycle::Preliminary)
+                || f.provider.as_ref().is_some_and(|p| *p != row.provider)
+            {
+                continue;
+            }
+            if rows == f.max_rows {
+                more = true;
+                break 'pages;
+            }
+            csv_record(&mut buf, &focus::record(row));
+            rows += 1;
+        }
+        out.write_all(&buf)?;
+        buf.clear();
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    out.write_all(&buf)?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    Ok((file, rows, more))
+}

@@ -1,0 +1,27 @@
+//! The cost ledger: one row per cost line per tenant, with FOCUS fields, exact
+//! decimals and a lifecycle; restatements of final rows; remediation records.
+//!
+//! | pk | sk | item |
+//! |---|---|---|
+//! | `TENANT#<id>` | `LEDGER#<charge date>#<line id>` | [`LedgerRow`] |
+//! | `TENANT#<id>` | `RESTATEMENT#<charge date>#<line id>#<time>` | [`Restatement`] |
+//! | `TENANT#<id>` | `REMEDIATION#<id>` | [`Remediation`] |
+//!
+//! Money is [`Decimal`], stored as a string (never a float). A row's line id
+//! is a hash of its natural key, so ingesting the same file twice writes the
+//! same items.
+
+pub mod ingest;
+mod model;
+mod repo;
+
+pub use model::{
+    CostWindow, LedgerRow, Lifecycle, PROVIDERS, Remediation, RemediationStatus, Restatement,
+    line_id, provider_key,
+};
+pub use repo::{
+    LedgerRange, Upserted, get_remediation, ledger_sk, list_remediations, put_remediation,
+    query_ledger, query_restatements, restatement_sk, upsert_row,
+};
+
+pub use rust_decimal::Decimal;
