@@ -161,6 +161,20 @@ fn write_delete(conn: &Connection, pk: &str, sk: &str) -> Result<(), StoreError>
 fn run_query(conn: &Connection, q: &Query, now: i64) -> Result<Page, StoreError> {
     let mut sql = format!("SELECT sk, body FROM items WHERE pk = ? AND {LIVE}");
     let mut args = vec![SqlValue::Text(q.pk.clone()), SqlValue::Integer(now)];
+    // With a cursor, the range bound on the cursor's side is left out when
+    // the cursor is tighter: SQLite seeks the index on one lower (upper)
+    // bound only, so two would make every page scan from the range's start
+    // and paging through a partition quadratic.
+    let after = q
+        .cursor
+        .as_ref()
+        .filter(|_| !q.descending)
+        .map(|c| c.sk.as_str());
+    let before = q
+        .cursor
+        .as_ref()
+        .filter(|_| q.descending)
+        .map(|c| c.sk.as_str());
     match &q.sk {
         SortKey::All => {}
         SortKey::Prefix(p) if p.is_empty() => {}
@@ -170,12 +184,24 @@ fn run_query(conn: &Connection, q: &Query, now: i64) -> Result<Page, StoreError>
             // comparison stays a byte comparison, and the index range scan holds.
             let mut upper = p.as_bytes().to_vec();
             upper.push(0xF5);
-            sql.push_str(" AND sk >= ? AND sk < CAST(? AS TEXT)");
-            args.extend([SqlValue::Text(p.clone()), SqlValue::Blob(upper)]);
+            if after.is_none_or(|c| c < p.as_str()) {
+                sql.push_str(" AND sk >= ?");
+                args.push(SqlValue::Text(p.clone()));
+            }
+            if before.is_none_or(|c| c.as_bytes() >= upper.as_slice()) {
+                sql.push_str(" AND sk < CAST(? AS TEXT)");
+                args.push(SqlValue::Blob(upper));
+            }
         }
         SortKey::Between(low, high) => {
-            sql.push_str(" AND sk BETWEEN ? AND ?");
-            args.extend([SqlValue::Text(low.clone()), SqlValue::Text(high.clone())]);
+            if after.is_none_or(|c| c < low.as_str()) {
+                sql.push_str(" AND sk >= ?");
+                args.push(SqlValue::Text(low.clone()));
+            }
+            if before.is_none_or(|c| c > high.as_str()) {
+                sql.push_str(" AND sk <= ?");
+                args.push(SqlValue::Text(high.clone()));
+            }
         }
     }
     if let Some(cursor) = &q.cursor {
