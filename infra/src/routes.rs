@@ -10,6 +10,7 @@ pub fn app(state: SharedState) -> Router {
         .merge(notification_settings::router(state.clone()))
         .merge(notification_test::router(state.clone()))
         .merge(evidence::router(state.clone()))
-        .merge(policy_events::router(state.clone()));
+        .merge(policy_events::router(state.clone()))
+        .merge(compliance_export::router(state.clone()));
     valdrix_shared::http::layers(routes, &state.config)
 }

@@ -77,6 +77,11 @@ async fn serve(args: Args) -> Result<(), String> {
     // deliveries are sent at once and the due index is swept every 2 s.
     if let Some(s) = std::sync::Arc::get_mut(&mut state) {
         s.inline_dispatch = true;
+        // Compliance packs go to a local directory, served by signed URLs.
+        s.objects = Some(compliance_export::local_object_store(
+            args.data_dir.join("packs"),
+            &s.config,
+        ));
     }
     tokio::spawn(valdrix_shared::policy::send::sweep_forever(
         state.clone(),
