@@ -90,11 +90,11 @@ fn row(tenant: &str, i: usize) -> LedgerRow {
         currency: "USD".into(),
         tags: [(
             "env".to_string(),
-            json!(if i % 2 == 0 { "prod" } else { "dev" }),
+            json!(if i.is_multiple_of(2) { "prod" } else { "dev" }),
         )]
         .into_iter()
         .collect(),
-        lifecycle: if i % 10 == 0 {
+        lifecycle: if i.is_multiple_of(10) {
             Lifecycle::Preliminary
         } else {
             Lifecycle::Final
