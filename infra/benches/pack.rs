@@ -47,8 +47,7 @@ fn reset_peak() {
 
 fn row(tenant: &str, i: usize) -> LedgerRow {
     let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + Duration::days((i % 31) as i64);
-    let start = Utc
-        .from_utc_datetime(&day.and_hms_opt((i % 24) as u32, 0, 0).unwrap());
+    let start = Utc.from_utc_datetime(&day.and_hms_opt((i % 24) as u32, 0, 0).unwrap());
     let services = [
         ("Amazon Elastic Compute Cloud", "Compute"),
         ("Amazon Simple Storage Service", "Storage"),
@@ -74,7 +73,9 @@ fn row(tenant: &str, i: usize) -> LedgerRow {
         service_name: service.into(),
         service_category: category.into(),
         region_id: Some("us-east-1".into()),
-        resource_id: Some(format!("arn:aws:ec2:us-east-1:123456789012:instance/i-{i:017x}")),
+        resource_id: Some(format!(
+            "arn:aws:ec2:us-east-1:123456789012:instance/i-{i:017x}"
+        )),
         resource_type: Some("Instance".into()),
         charge_category: "Usage".into(),
         charge_class: None,
@@ -87,10 +88,17 @@ fn row(tenant: &str, i: usize) -> LedgerRow {
         list_cost: cost,
         contracted_cost: cost,
         currency: "USD".into(),
-        tags: [("env".to_string(), json!(if i % 2 == 0 { "prod" } else { "dev" }))]
-            .into_iter()
-            .collect(),
-        lifecycle: if i % 10 == 0 { Lifecycle::Preliminary } else { Lifecycle::Final },
+        tags: [(
+            "env".to_string(),
+            json!(if i.is_multiple_of(2) { "prod" } else { "dev" }),
+        )]
+        .into_iter()
+        .collect(),
+        lifecycle: if i.is_multiple_of(10) {
+            Lifecycle::Preliminary
+        } else {
+            Lifecycle::Final
+        },
         extra: Default::default(),
         ingest_run: "bench".into(),
     }
@@ -107,9 +115,15 @@ async fn main() {
         actor: Actor::AdminKey,
         request_id: None,
     };
-    create_tenant(&state.audit, Some(tenant.clone()), "Bench", Tier::Enterprise, &ctx)
-        .await
-        .unwrap();
+    create_tenant(
+        &state.audit,
+        Some(tenant.clone()),
+        "Bench",
+        Tier::Enterprise,
+        &ctx,
+    )
+    .await
+    .unwrap();
 
     // Seed the ledger in transactions of 100 puts.
     reset_peak();
@@ -133,13 +147,18 @@ async fn main() {
     let seed_peak = peak_kib();
 
     // Ingest path: a gzip FOCUS CSV of `ingest_rows` through the streaming parser.
-    let path = std::env::temp_dir().join(format!("{}.csv.gz", valdrix_tests::unique("bench-focus")));
+    let path =
+        std::env::temp_dir().join(format!("{}.csv.gz", valdrix_tests::unique("bench-focus")));
     {
         let file = std::fs::File::create(&path).unwrap();
-        let mut gz = flate2::write::GzEncoder::new(std::io::BufWriter::new(file), flate2::Compression::fast());
+        let mut gz = flate2::write::GzEncoder::new(
+            std::io::BufWriter::new(file),
+            flate2::Compression::fast(),
+        );
         writeln!(gz, "{}", valdrix_tests::FOCUS_FIXTURE_HEADER).unwrap();
         for i in 0..ingest_rows {
-            let start = Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap() + Duration::hours((i % 600) as i64);
+            let start = Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap()
+                + Duration::hours((i % 600) as i64);
             let end = start + Duration::hours(1);
             writeln!(
                 gz,
@@ -205,7 +224,10 @@ async fn main() {
     };
     reset_peak();
     let t2 = Instant::now();
-    let mut upload = objects.create("packs/bench.zip", "application/zip").await.unwrap();
+    let mut upload = objects
+        .create("packs/bench.zip", "application/zip")
+        .await
+        .unwrap();
     let result = build_pack(&state.store, &state.audit, &req, upload.as_mut())
         .await
         .unwrap();
@@ -251,5 +273,8 @@ async fn main() {
         .unwrap()
     );
     assert!(check, "python3 -m zipfile -t rejected the pack");
-    assert!(export_peak < 128 * 1024, "export peak RSS {export_peak} KiB >= 128 MiB");
+    assert!(
+        export_peak < 128 * 1024,
+        "export peak RSS {export_peak} KiB >= 128 MiB"
+    );
 }
