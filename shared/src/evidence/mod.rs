@@ -2,6 +2,8 @@
 //! an audit event (hash-chained, redacted) with an `EVIDENCE#<seq>` index entry
 //! written in the same transaction, so listing pages through evidence alone.
 
+pub mod passive;
+
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 

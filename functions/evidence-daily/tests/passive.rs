@@ -1,0 +1,82 @@
+//! The daily passive run against local fake receivers: checks recorded by
+//! `system`, nothing visible sent, one broken tenant stops no other.
+
+use std::time::Duration;
+
+use serde_json::json;
+use valdrix_shared::audit::Actor;
+use valdrix_shared::store::Condition;
+use valdrix_tests::{FakeWorld, sqlite_store};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+#[tokio::test]
+async fn passive_run_checks_every_tenant_without_sending_anything_visible() {
+    let w = FakeWorld::new(sqlite_store().await, Duration::from_secs(2)).await;
+    Mock::given(method("POST"))
+        .and(path("/api/auth.test"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true, "team": "acme"})))
+        .mount(&w.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"accountId": "1"})))
+        .mount(&w.server)
+        .await;
+    // A second tenant whose settings record is corrupt.
+    let broken = valdrix_tests::unique("broken");
+    let ctx = valdrix_shared::tenancy::ChangeContext {
+        actor: Actor::System,
+        request_id: None,
+    };
+    valdrix_shared::tenancy::create_tenant(
+        &w.state.audit,
+        Some(broken.clone()),
+        "Broken",
+        valdrix_shared::tenancy::Tier::Pro,
+        &ctx,
+    )
+    .await
+    .unwrap();
+    let bad = json!({"pk": format!("TENANT#{broken}"), "sk": "SETTINGS#notifications", "slack_enabled": "not-a-bool", "version": 1});
+    w.state
+        .store
+        .put(bad.as_object().cloned().unwrap(), Condition::None)
+        .await
+        .unwrap();
+
+    let report = evidence_daily::handle(&w.state).await;
+    assert_eq!(report["tenants"], 2, "{report}");
+    assert_eq!(report["tenants_failed"], json!([broken]));
+    assert_eq!(report["checks_passed"], 3, "{report}");
+
+    let (events, _) = w
+        .state
+        .audit
+        .page(&w.tenant, 100, None, true)
+        .await
+        .unwrap();
+    let evidence: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type.starts_with("evidence."))
+        .collect();
+    assert_eq!(evidence.len(), 4);
+    assert!(
+        evidence
+            .iter()
+            .all(|e| e.actor == Actor::System && e.details["mode"] == "passive")
+    );
+    for p in [
+        "/api/chat.postMessage",
+        "/rest/api/3/issue",
+        valdrix_tests::GITHUB_DISPATCH_PATH,
+        valdrix_tests::GITLAB_TRIGGER_PATH,
+        valdrix_tests::WEBHOOK_PATH,
+    ] {
+        assert_eq!(w.received(p).await, 0, "{p} got a visible message");
+    }
+    let text = serde_json::to_string(&events).unwrap();
+    for secret in w.secrets() {
+        assert!(!text.contains(&secret));
+    }
+}
