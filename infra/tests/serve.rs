@@ -120,3 +120,28 @@ async fn fresh_clone_serves_health_admin_and_me_for_each_token() {
         .unwrap();
     assert_eq!(res.status(), 200);
 }
+
+/// (method, path) of every operation in docs/openapi.yaml.
+fn openapi_routes() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(format!(
+        "{}/../docs/openapi.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut routes = Vec::new();
+    let mut current = None;
+    for line in text.lines() {
+        if let Some(p) = line.strip_prefix("  /") {
+            current = Some(format!("/{}", p.trim_end_matches(':')));
+        } else if let (Some(path), Some(m)) = (&current, line.strip_prefix("    ")) {
+            let m = m.trim_end_matches(':');
+            if ["get", "put", "post", "delete", "patch"].contains(&m) {
+                routes.push((m.to_uppercase(), path.clone()));
+            }
+        } else if !line.starts_with(' ') {
+            current = None;
+        }
+    }
+    assert!(routes.len() >= 20, "openapi parse found only {routes:?}");
+    routes
+}
