@@ -16,7 +16,7 @@ use valdrix_shared::auth::{AdminOrOwner, CurrentUser};
 use valdrix_shared::evidence::{CheckRecord, CheckStatus, Recorder, overall_status};
 use valdrix_shared::http::{ApiError, RequestId};
 use valdrix_shared::idempotency::{self, Claim};
-use valdrix_shared::notify::{self, Channel, Outcome, Target};
+use valdrix_shared::notify::{self, Channel, Target};
 use valdrix_shared::settings::{self, NotificationSettings};
 use valdrix_shared::state::SharedState;
 
@@ -165,24 +165,7 @@ async fn check(
     };
     let notification = notify::test_notification(channel, &user.tenant_id, run_id);
     let results = notify::send(&state.integrations, &targets, &notification).await;
-    let outcome = Outcome::of(&results);
-    let ok = results.iter().filter(|r| r.ok).count();
-    let record = CheckRecord {
-        channel: channel.as_str().into(),
-        status: if outcome == Outcome::Success {
-            CheckStatus::Passed
-        } else {
-            CheckStatus::Failed
-        },
-        status_code: results
-            .iter()
-            .find(|r| !r.ok)
-            .or(results.first())
-            .and_then(|r| r.status_code),
-        latency_ms: results.iter().map(|r| r.latency_ms).max().unwrap_or(0),
-        message: format!("{ok}/{} target(s) succeeded", results.len()),
-        targets: serde_json::to_value(&results).unwrap_or_default(),
-    };
+    let record = CheckRecord::from_results(channel.as_str(), &results, "succeeded");
     (record, targets)
 }
 

@@ -94,6 +94,46 @@ impl Recorder<'_> {
     }
 }
 
+impl CheckRecord {
+    /// A channel's check from its targets' results: passed only when every
+    /// target succeeded; `verb` says what success meant ("succeeded", "healthy").
+    pub fn from_results(
+        channel: &str,
+        results: &[crate::notify::TargetResult],
+        verb: &str,
+    ) -> Self {
+        use crate::notify::Outcome;
+        let ok = results.iter().filter(|r| r.ok).count();
+        Self {
+            channel: channel.to_owned(),
+            status: if Outcome::of(results) == Outcome::Success {
+                CheckStatus::Passed
+            } else {
+                CheckStatus::Failed
+            },
+            status_code: results
+                .iter()
+                .find(|r| !r.ok)
+                .or(results.first())
+                .and_then(|r| r.status_code),
+            latency_ms: results.iter().map(|r| r.latency_ms).max().unwrap_or(0),
+            message: format!("{ok}/{} target(s) {verb}", results.len()),
+            targets: serde_json::to_value(results).unwrap_or_default(),
+        }
+    }
+
+    pub fn skipped(channel: &str, message: String) -> Self {
+        Self {
+            channel: channel.to_owned(),
+            status: CheckStatus::Skipped,
+            status_code: None,
+            latency_ms: 0,
+            message,
+            targets: json!([]),
+        }
+    }
+}
+
 /// `success` when nothing failed and something passed, `failed` when nothing
 /// passed, `partial_failure` otherwise.
 pub fn overall_status(passed: usize, failed: usize) -> &'static str {

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{CheckRecord, CheckStatus, Recorder, overall_status};
 use crate::audit::{Actor, AuditLog};
-use crate::notify::{self, Channel, Outcome};
+use crate::notify::{self, Channel};
 use crate::state::SharedState;
 use crate::tenancy;
 
@@ -98,23 +98,11 @@ async fn run_tenant(state: &SharedState, tenant_id: &str) -> Result<Vec<CheckRec
         for target in &targets {
             results.push(notify::passive_check(&state.integrations, target).await);
         }
-        let ok = results.iter().filter(|r| r.ok).count();
-        records.push(CheckRecord {
-            channel: channel.as_str().into(),
-            status: if Outcome::of(&results) == Outcome::Success {
-                CheckStatus::Passed
-            } else {
-                CheckStatus::Failed
-            },
-            status_code: results
-                .iter()
-                .find(|r| !r.ok)
-                .or(results.first())
-                .and_then(|r| r.status_code),
-            latency_ms: results.iter().map(|r| r.latency_ms).max().unwrap_or(0),
-            message: format!("{ok}/{} target(s) healthy (passive check)", results.len()),
-            targets: serde_json::to_value(&results).unwrap_or_default(),
-        });
+        records.push(CheckRecord::from_results(
+            channel.as_str(),
+            &results,
+            "healthy (passive check)",
+        ));
     }
     let run_id = uuid::Uuid::new_v4().to_string();
     let audit = AuditLog::new(state.store.clone(), state.audit.redactor().with(&secrets));
