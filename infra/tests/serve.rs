@@ -108,6 +108,28 @@ async fn fresh_clone_serves_health_admin_and_me_for_each_token() {
         .await
         .unwrap();
     assert_eq!(unauthorised.status(), 401);
+
+    // Every route of docs/openapi.yaml (= template.yaml's, by infra/tests/template.rs)
+    // is served here: none falls through to the "no such resource" 404 or a 405.
+    for (method, route) in openapi_routes() {
+        let url = format!(
+            "{}{}",
+            server.base,
+            route.replace('{', "x-").replace('}', "")
+        );
+        let res = http
+            .request(method.parse().unwrap(), &url)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let body: serde_json::Value = res.json().await.unwrap_or_default();
+        assert_ne!(status, 405, "{method} {route} is not served");
+        assert!(
+            !(status == 404 && body["detail"] == "no such resource"),
+            "{method} {route} is not served"
+        );
+    }
     drop(server);
 
     // A restart keeps the data and the secrets: the old tokens still work.
