@@ -164,21 +164,14 @@ pub async fn query_ledger(
     limit: u32,
     cursor: Option<Cursor>,
 ) -> Result<(Vec<LedgerRow>, Option<Cursor>), StoreError> {
-    let page = store
-        .query(Query {
-            pk: tenant_pk(tenant_id),
-            sk: range.sort_key(LEDGER_PREFIX),
-            descending: false,
-            limit,
-            cursor,
-        })
-        .await?;
-    let rows = page
-        .items
-        .iter()
-        .map(|i| from_item(i).map(|(r, _)| r))
-        .collect::<Result<_, _>>()?;
-    Ok((rows, page.next_cursor))
+    query_records(
+        store,
+        tenant_id,
+        range.sort_key(LEDGER_PREFIX),
+        limit,
+        cursor,
+    )
+    .await
 }
 
 /// One page of restatements of rows charged in `range`.
@@ -189,10 +182,28 @@ pub async fn query_restatements(
     limit: u32,
     cursor: Option<Cursor>,
 ) -> Result<(Vec<Restatement>, Option<Cursor>), StoreError> {
+    query_records(
+        store,
+        tenant_id,
+        range.sort_key(RESTATEMENT_PREFIX),
+        limit,
+        cursor,
+    )
+    .await
+}
+
+/// One ascending page of typed records of a tenant's partition.
+async fn query_records<T: serde::de::DeserializeOwned>(
+    store: &dyn Store,
+    tenant_id: &str,
+    sk: crate::store::SortKey,
+    limit: u32,
+    cursor: Option<Cursor>,
+) -> Result<(Vec<T>, Option<Cursor>), StoreError> {
     let page = store
         .query(Query {
             pk: tenant_pk(tenant_id),
-            sk: range.sort_key(RESTATEMENT_PREFIX),
+            sk,
             descending: false,
             limit,
             cursor,
