@@ -111,7 +111,7 @@ async fn fresh_clone_serves_health_admin_and_me_for_each_token() {
 
     // Every route of docs/openapi.yaml (= template.yaml's, by infra/tests/template.rs)
     // is served here: none falls through to the "no such resource" 404 or a 405.
-    for (method, route) in openapi_routes() {
+    for (method, route) in valdrix_tests::openapi_routes() {
         let url = format!(
             "{}{}",
             server.base,
@@ -141,29 +141,4 @@ async fn fresh_clone_serves_health_admin_and_me_for_each_token() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-}
-
-/// (method, path) of every operation in docs/openapi.yaml.
-fn openapi_routes() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(format!(
-        "{}/../docs/openapi.yaml",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    let mut routes = Vec::new();
-    let mut current = None;
-    for line in text.lines() {
-        if let Some(p) = line.strip_prefix("  /") {
-            current = Some(format!("/{}", p.trim_end_matches(':')));
-        } else if let (Some(path), Some(m)) = (&current, line.strip_prefix("    ")) {
-            let m = m.trim_end_matches(':');
-            if ["get", "put", "post", "delete", "patch"].contains(&m) {
-                routes.push((m.to_uppercase(), path.clone()));
-            }
-        } else if !line.starts_with(' ') {
-            current = None;
-        }
-    }
-    assert!(routes.len() >= 20, "openapi parse found only {routes:?}");
-    routes
 }

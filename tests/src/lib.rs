@@ -103,14 +103,24 @@ pub fn state_with(store: DynStore) -> SharedState {
 /// the Java and jar `infra/emulators.sh start` exported; the caller spawns it,
 /// waits for the port to answer and kills it by its own child handle.
 pub fn dynamodb_local_command(port: u16) -> std::process::Command {
+    dynamodb_local(port, None)
+}
+
+/// `data_dir`: keep the tables in files there (they survive a kill) instead
+/// of in memory.
+fn dynamodb_local(port: u16, data_dir: Option<&std::path::Path>) -> std::process::Command {
     let java = emulator_endpoint("VALDRIX_TEST_JAVA", "DynamoDB Local (java)");
     let jar = emulator_endpoint("VALDRIX_TEST_DYNAMODB_JAR", "DynamoDB Local (jar)");
     let lib = emulator_endpoint("VALDRIX_TEST_DYNAMODB_LIB", "DynamoDB Local (native libs)");
     let mut cmd = std::process::Command::new(java);
     cmd.arg(format!("-Djava.library.path={lib}"))
         .arg("-jar")
-        .arg(&jar)
-        .args(["-inMemory", "-sharedDb", "-disableTelemetry", "-port"])
+        .arg(&jar);
+    match data_dir {
+        Some(dir) => cmd.arg("-dbPath").arg(dir),
+        None => cmd.arg("-inMemory"),
+    };
+    cmd.args(["-sharedDb", "-disableTelemetry", "-port"])
         .arg(port.to_string());
     if let Some(dir) = std::path::Path::new(&jar).parent() {
         cmd.current_dir(dir);
@@ -123,15 +133,34 @@ pub fn dynamodb_local_command(port: u16) -> std::process::Command {
 pub struct PrivateDynamo {
     pub port: u16,
     child: Option<std::process::Child>,
+    /// Where a persistent instance keeps its tables.
+    data_dir: Option<std::path::PathBuf>,
 }
 
 impl PrivateDynamo {
+    /// In memory: every restart starts empty.
     pub async fn start() -> Self {
+        Self::launch(None).await
+    }
+
+    /// On disk: a restart finds every write the killed instance acknowledged,
+    /// so a test can look at what an outage left behind.
+    pub async fn start_persistent() -> Self {
+        let dir = std::env::temp_dir().join(unique("valdrix-dynamodb"));
+        std::fs::create_dir_all(&dir).expect("DynamoDB Local data dir");
+        Self::launch(Some(dir)).await
+    }
+
+    async fn launch(data_dir: Option<std::path::PathBuf>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
-        let mut me = Self { port, child: None };
+        let mut me = Self {
+            port,
+            child: None,
+            data_dir,
+        };
         me.restart().await;
         me
     }
@@ -147,10 +176,10 @@ impl PrivateDynamo {
         }
     }
 
-    /// Start (again) on the same port; data starts empty (in-memory).
+    /// Start (again) on the same port; an in-memory instance starts empty.
     pub async fn restart(&mut self) {
         self.stop();
-        let child = dynamodb_local_command(self.port)
+        let child = dynamodb_local(self.port, self.data_dir.as_deref())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -170,6 +199,9 @@ impl PrivateDynamo {
 impl Drop for PrivateDynamo {
     fn drop(&mut self) {
         self.stop();
+        if let Some(dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -250,12 +282,24 @@ pub const WEBHOOK_PATH: &str = "/hooks/valdrix";
 
 impl FakeWorld {
     pub async fn new(store: DynStore, total_timeout: std::time::Duration) -> Self {
+        Self::with_vars(store, total_timeout, &[]).await
+    }
+
+    /// Like [`FakeWorld::new`], with `extra` runtime variables added or
+    /// overriding the test configuration's.
+    pub async fn with_vars(
+        store: DynStore,
+        total_timeout: std::time::Duration,
+        extra: &[(&str, &str)],
+    ) -> Self {
         use valdrix_shared::notify::Integrations;
         use valdrix_shared::outbound::{Timeouts, dispatch::Endpoints};
-        let config = Arc::new(test_config(&[
+        let mut vars = vec![
             ("VALDRIX_ALLOW_PRIVATE_OUTBOUND", "true"),
             ("SLACK_BOT_TOKEN", BOT_TOKEN),
-        ]));
+        ];
+        vars.extend_from_slice(extra);
+        let config = Arc::new(test_config(&vars));
         let server = wiremock::MockServer::start().await;
         let base = url::Url::parse(&server.uri()).expect("mock server URL");
         let endpoints = Endpoints {
@@ -407,4 +451,27 @@ pub use focus_fixture::{FOCUS_FIXTURE_HEADER, focus_csv, focus_line};
 
 pub fn moto_endpoint() -> String {
     emulator_endpoint("VALDRIX_TEST_MOTO_ENDPOINT", "moto (S3)")
+}
+
+/// (method, path template) of every operation in docs/openapi.yaml, so a
+/// test that walks every route picks up a new one by itself.
+pub fn openapi_routes() -> Vec<(String, String)> {
+    let file = format!("{}/../docs/openapi.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {file}: {e}"));
+    let mut routes = Vec::new();
+    let mut current = None;
+    for line in text.lines() {
+        if let Some(p) = line.strip_prefix("  /") {
+            current = Some(format!("/{}", p.trim_end_matches(':')));
+        } else if let (Some(path), Some(m)) = (&current, line.strip_prefix("    ")) {
+            let m = m.trim_end_matches(':');
+            if ["get", "put", "post", "delete", "patch"].contains(&m) {
+                routes.push((m.to_uppercase(), path.clone()));
+            }
+        } else if !line.starts_with(' ') {
+            current = None;
+        }
+    }
+    assert!(routes.len() >= 20, "openapi parse found only {routes:?}");
+    routes
 }
