@@ -9,8 +9,11 @@ use crate::store::{Condition, Item, Store, StoreError, TTL_ATTRIBUTE, VERSION_AT
 
 /// How long a key is remembered.
 pub const KEEP_SECONDS: i64 = 24 * 3600;
-/// A claim older than this with no answer is taken to have died with its worker.
-const STALE_CLAIM_SECONDS: i64 = 300;
+/// A claim older than this with no answer is taken to have died with its
+/// worker, e.g. when the store went away mid-run and the claim could not be
+/// released: until then a retry with the key is 409. Every request ends within
+/// API Gateway's 30 s integration timeout, so a minute is safely past any run.
+pub const STALE_CLAIM_SECONDS: i64 = 60;
 
 #[derive(Debug, PartialEq)]
 pub enum Claim {
