@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each suite uses its own part
 
+pub mod scan;
+
 use std::sync::Arc;
 
 use axum::body::Bytes;
