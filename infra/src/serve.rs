@@ -49,6 +49,8 @@ pub async fn run(args: Args) -> ExitCode {
 }
 
 async fn serve(args: Args) -> Result<(), String> {
+    // One JSON line per request and per error on stderr, as each function logs in Lambda.
+    valdrix_shared::telemetry::init();
     let mut vars = crate::dev_env::load(&args.data_dir)?;
     let sandbox = match args.sandbox {
         false => None,

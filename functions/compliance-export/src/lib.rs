@@ -315,7 +315,24 @@ fn parse_status(s: &str) -> Result<RemediationStatus, ApiError> {
     })
 }
 
+/// Amounts are bounded far above any real figure and far below where the
+/// pack's savings sums and `× 30` would overflow `Decimal` (a panic, a 500).
+pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
+
+fn check_amount(field: &str, value: &Decimal) -> Result<(), ApiError> {
+    if value.abs() > Decimal::from(MAX_AMOUNT) {
+        return Err(ApiError::invalid_field(
+            field,
+            format!("must be at most {MAX_AMOUNT} in absolute value"),
+        ));
+    }
+    Ok(())
+}
+
 fn check_window(field: &str, w: &Option<CostWindow>) -> Result<(), ApiError> {
+    if let Some(w) = w {
+        check_amount(&format!("{field}.avg_daily_cost"), &w.avg_daily_cost)?;
+    }
     match w {
         Some(w) if w.start_date > w.end_date => Err(ApiError::invalid_field(
             format!("{field}.start_date"),
@@ -377,6 +394,7 @@ async fn put_remediation(
             "must be 1 to 128 of A-Z a-z 0-9 - _ .",
         ));
     }
+    check_amount("estimated_monthly_savings", &body.estimated_monthly_savings)?;
     check_window("baseline", &body.baseline)?;
     check_window("measurement", &body.measurement)?;
     if status == RemediationStatus::Completed && body.executed_at.is_none() {

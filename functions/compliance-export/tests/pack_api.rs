@@ -569,3 +569,80 @@ async fn signed_links_refuse_tampering() {
     tampered.replace_range(sig_at..sig_at + 1, flipped);
     assert_eq!(fetch(&app.router, &tampered).await.0, 403);
 }
+
+/// POST a remediation for `tenant` through the admin route: status and body.
+async fn post_remediation(app: &App, tenant: &str, body: Value) -> (u16, Value) {
+    let response = app
+        .router
+        .clone()
+        .oneshot(
+            http::Request::post(format!("/api/v1/admin/tenants/{tenant}/remediations"))
+                .header("x-admin-key", ADMIN_API_KEY)
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+/// Regression: amounts near `Decimal::MAX` were
+/// accepted, and two of them overflowed the savings sums: the pack panicked (500).
+#[tokio::test]
+async fn remediation_amounts_are_bounded_so_the_savings_sums_cannot_overflow() {
+    let app = app(sqlite_store().await);
+    let t = tenant(&app.state, Tier::Pro).await;
+    let huge = "79228162514264337593543950335";
+    let window = |avg: &str| json!({"start_date": "2026-01-01", "end_date": "2026-01-31", "avg_daily_cost": avg});
+    let remediation = |id: &str, savings: &str| {
+        json!({"id": id, "action": "rightsize", "resource_id": "i-1", "provider": "aws",
+               "status": "completed", "estimated_monthly_savings": savings,
+               "executed_at": "2026-02-10T12:00:00Z"})
+    };
+    for (body, field) in [
+        (remediation("r-big", huge), "estimated_monthly_savings"),
+        (
+            remediation("r-neg", &format!("-{huge}")),
+            "estimated_monthly_savings",
+        ),
+        (
+            {
+                let mut b = remediation("r-win", "1");
+                b["baseline"] = window(huge);
+                b["measurement"] = window("0");
+                b
+            },
+            "baseline.avg_daily_cost",
+        ),
+    ] {
+        let (status, answer) = post_remediation(&app, &t.id, body).await;
+        assert_eq!(status, 422, "{answer}");
+        assert_eq!(answer["errors"][0]["field"], field, "{answer}");
+    }
+
+    // The largest amounts accepted, twice, still make a pack.
+    let max = compliance_export::MAX_AMOUNT.to_string();
+    for id in ["r-1", "r-2"] {
+        let mut body = remediation(id, &max);
+        body["baseline"] = window(&max);
+        body["measurement"] = window("0");
+        let (status, answer) = post_remediation(&app, &t.id, body).await;
+        assert_eq!(status, 201, "{answer}");
+    }
+    let (_, bytes) = pack(
+        &app,
+        &t.owner,
+        "include_savings_proof=true&include_realized_savings=true&start_date=2026-02-01&end_date=2026-02-28",
+    )
+    .await;
+    let summary = json_of(&entries(&bytes), "exports/savings-proof.json");
+    assert_eq!(
+        summary["totals"][0]["realized_monthly"], "60000000000000",
+        "{summary}"
+    );
+}

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use valdrix_shared::audit::{Actor, AuditLog};
 use valdrix_shared::auth::{AdminOrOwner, CurrentUser};
 use valdrix_shared::evidence::{CheckRecord, CheckStatus, Recorder, overall_status};
-use valdrix_shared::http::{ApiError, RequestId};
+use valdrix_shared::http::{ApiError, RequestId, parse_json};
 use valdrix_shared::idempotency::{self, Claim};
 use valdrix_shared::notify::{self, Channel, Target};
 use valdrix_shared::settings::{self, NotificationSettings};
@@ -55,15 +55,8 @@ fn parse_options(headers: &HeaderMap, body: &Bytes) -> Result<Options, ApiError>
             "send the options as application/json, or no body".into(),
         ));
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "malformed JSON at line {} column {}",
-            e.line(),
-            e.column()
-        ))
-    })?;
-    let options: Options = serde_json::from_value(value)
-        .map_err(|e| ApiError::invalid_field("body", e.to_string()))?;
+    // The shared parser: its 422 names the field and never echoes a value.
+    let options: Options = parse_json(body)?;
     if !(options.include_slack || options.include_jira || options.include_workflow) {
         return Err(ApiError::invalid_field(
             "include_slack",

@@ -92,6 +92,12 @@ async fn unconfigured_channels_are_skipped_and_all_false_is_422() {
     assert_eq!(status, 422);
     let (status, _) = capture(&w, Some(json!({"include_email": true})), None).await;
     assert_eq!(status, 422);
+    // Regression: a wrongly typed option is named, and its value never echoed.
+    let (status, body) =
+        capture(&w, Some(json!({"include_slack": "sk-pasted-secret"})), None).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["field"], "include_slack", "{body}");
+    assert!(!body.to_string().contains("sk-pasted-secret"), "{body}");
     // Jira off in the settings: recorded as skipped, not failed.
     let ctx = valdrix_shared::tenancy::ChangeContext {
         actor: valdrix_shared::audit::Actor::System,

@@ -37,7 +37,7 @@ where
                 ApiError::BadRequest("could not read the request body".into())
             }
         })?;
-        parse(&bytes).map(ApiJson)
+        parse_json(&bytes).map(ApiJson)
     }
 }
 
@@ -55,8 +55,10 @@ fn is_json(value: Option<&http::HeaderValue>) -> bool {
     essence.eq_ignore_ascii_case("application/json")
 }
 
-/// Syntax first (so a 400 says where, without echoing input), then shape.
-fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// A JSON body already read (e.g. an optional one) with [`ApiJson`]'s
+/// answers: syntax first (so a 400 says where, without echoing input), then
+/// shape (a 422 naming the field, quoted values dropped).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if let Err(e) = serde_json::from_slice::<IgnoredAny>(bytes) {
         return Err(ApiError::BadRequest(if e.is_eof() {
             "malformed JSON: unexpected end of input".into()

@@ -18,7 +18,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::config::RuntimeConfig;
 
-pub use json::ApiJson;
+pub use json::{ApiJson, parse_json};
 pub use problem::{
     ApiError, BODY_LIMIT_BYTES, FieldError, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, problem_with,
 };
