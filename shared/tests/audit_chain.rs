@@ -3,8 +3,10 @@
 
 use futures::future::join_all;
 use serde_json::{Value, json};
-use valdrix_shared::audit::{Actor, AuditLog, NewEvent, REDACTED, Redactor, Verification};
-use valdrix_shared::store::{Condition, DynStore, Query, SortKey};
+use valdrix_shared::audit::{
+    Actor, AuditError, AuditLog, NewEvent, REDACTED, Redactor, Verification,
+};
+use valdrix_shared::store::{Condition, DynStore, Query, SortKey, StoreError, WriteOp};
 use valdrix_tests::unique;
 
 fn event(tenant: &str, n: usize) -> NewEvent {
@@ -168,6 +170,41 @@ async fn empty_chain_verifies(store: DynStore) {
     assert_eq!(v["events_checked"], 0);
 }
 
+/// A batch lands as consecutive links, or (when one of its ops fails) not at all.
+async fn a_batch_is_consecutive_links_or_nothing(store: DynStore) {
+    let (log, tenant) = chain_of(&store, 2).await;
+    let batch = |from: usize| {
+        (from..from + 4)
+            .map(|n| (event(&tenant, n), None))
+            .collect()
+    };
+    let linked = log.append_all(batch(2), Vec::new()).await.unwrap();
+    let seqs: Vec<u64> = linked.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [3, 4, 5, 6]);
+    for pair in linked.windows(2) {
+        assert_eq!(pair[1].prev_hash, pair[0].hash);
+    }
+    assert_eq!(log.head(&tenant).await.unwrap().unwrap().seq, 6);
+
+    // An op whose condition fails (the item must exist; it does not) cancels the whole batch.
+    let missing = WriteOp::Check {
+        pk: format!("TENANT#{tenant}"),
+        sk: "NOT#THERE".into(),
+        condition: Condition::Exists,
+    };
+    let err = log.append_all(batch(6), vec![missing]).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AuditError::Store(StoreError::TransactionConditionFailed { index: 0, .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(stored_events(&store, &tenant).await.len(), 6);
+    assert_eq!(log.head(&tenant).await.unwrap().unwrap().seq, 6);
+    assert!(log.verify(&tenant).await.unwrap().is_ok());
+}
+
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
         mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $case() { super::$case(valdrix_tests::sqlite_store().await).await } )* }
@@ -180,4 +217,5 @@ on_both_backends!(
     tampering_is_named_at_the_first_broken_seq,
     details_are_redacted_before_hashing,
     empty_chain_verifies,
+    a_batch_is_consecutive_links_or_nothing,
 );

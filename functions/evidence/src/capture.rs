@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use valdrix_shared::audit::{Actor, AuditLog};
 use valdrix_shared::auth::{AdminOrOwner, CurrentUser};
-use valdrix_shared::evidence::{CheckRecord, CheckStatus, Recorder, overall_status};
+use valdrix_shared::evidence::{CheckRecord, CheckStatus, Recorder};
 use valdrix_shared::http::{ApiError, RequestId, parse_json};
 use valdrix_shared::idempotency::{self, Claim};
 use valdrix_shared::notify::{self, Channel, Target};
@@ -229,26 +229,21 @@ async fn run(
         request_id: Some(request_id.to_string()),
         mode: "capture",
     };
-    let mut results = Vec::new();
-    for (record, _) in &checked {
-        let event = recorder.check(record).await?;
-        let mut item = serde_json::to_value(record).unwrap_or_default();
-        item["event_id"] = event.id.into();
-        item["hash"] = event.hash.into();
-        results.push(item);
-    }
-    let count = |s: CheckStatus| checked.iter().filter(|(r, _)| r.status == s).count();
-    let (passed, failed, skipped) = (
-        count(CheckStatus::Passed),
-        count(CheckStatus::Failed),
-        count(CheckStatus::Skipped),
-    );
-    let overall = overall_status(passed, failed);
-    let summary = json!({
-        "passed": passed, "failed": failed, "skipped": skipped, "overall_status": overall,
-        "channels": channels.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
-    });
-    recorder.suite(&summary, failed == 0 && passed > 0).await?;
+    let records: Vec<CheckRecord> = checked.into_iter().map(|(r, _)| r).collect();
+    let channel_names: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
+    let run = recorder.run(&records, &channel_names).await?;
+    let results: Vec<Value> = records
+        .iter()
+        .zip(run.checks)
+        .map(|(record, event)| {
+            let mut item = serde_json::to_value(record).unwrap_or_default();
+            item["event_id"] = event.id.into();
+            item["hash"] = event.hash.into();
+            item
+        })
+        .collect();
+    let (passed, failed, skipped, overall) =
+        (run.passed, run.failed, run.skipped, run.overall_status);
     Ok(json!({
         "run_id": run_id,
         "captured_at": captured_at,

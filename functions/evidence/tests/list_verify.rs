@@ -77,23 +77,22 @@ impl Fixture {
                 request_id: None,
                 mode: "capture",
             };
-            for channel in ["slack", "jira", "workflow"] {
-                let record = CheckRecord {
+            let records: Vec<CheckRecord> = ["slack", "jira", "workflow"]
+                .into_iter()
+                .map(|channel| CheckRecord {
                     channel: channel.into(),
                     status: CheckStatus::Passed,
                     status_code: Some(200),
                     latency_ms: 5,
                     message: "ok".into(),
                     targets: json!([]),
-                };
-                rec.check(&record).await.unwrap();
-            }
-            rec.suite(
-                &json!({"passed": 3, "failed": 0, "overall_status": "success"}),
-                true,
-            )
-            .await
-            .unwrap();
+                })
+                .collect();
+            let run = rec
+                .run(&records, &["slack", "jira", "workflow"])
+                .await
+                .unwrap();
+            assert_eq!(run.overall_status, "success");
             ids.push(run_id);
         }
         ids

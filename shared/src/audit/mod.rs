@@ -80,6 +80,18 @@ pub struct Head {
     version: u64,
 }
 
+impl Head {
+    /// The head an event would leave, for linking the next event of a batch
+    /// (only the batch's first link is conditioned on the stored version).
+    fn of(event: &AuditEvent) -> Self {
+        Self {
+            seq: event.seq,
+            hash: event.hash.clone(),
+            version: 0,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct AuditLog {
     store: DynStore,
@@ -120,24 +132,53 @@ impl AuditLog {
         ops: Vec<WriteOp>,
         index: Option<Index>,
     ) -> Result<AuditEvent, AuditError> {
-        let details = self.redactor.redact(&event.details);
-        let fixed = if index.is_some() { 3 } else { 2 };
+        let mut linked = self.append_all(vec![(event, index)], ops).await?;
+        Ok(linked.pop().expect("one event in, one event out"))
+    }
+
+    /// Append several events of one tenant, consecutive in its chain, each
+    /// with its optional index entry, and `ops`, all in one transaction: a run
+    /// that records many events (an evidence suite) lands whole or not at all.
+    /// Keep it small: DynamoDB takes at most 100 items per transaction.
+    pub async fn append_all(
+        &self,
+        events: Vec<(NewEvent, Option<Index>)>,
+        ops: Vec<WriteOp>,
+    ) -> Result<Vec<AuditEvent>, AuditError> {
+        let Some(tenant_id) = events.first().map(|(e, _)| e.tenant_id.clone()) else {
+            return Ok(Vec::new());
+        };
+        assert!(
+            events.iter().all(|(e, _)| e.tenant_id == tenant_id),
+            "one chain per transaction"
+        );
+        let redacted: Vec<Value> = events
+            .iter()
+            .map(|(e, _)| self.redactor.redact(&e.details))
+            .collect();
+        // Writes before `ops`: each event, its index entry, and the head.
+        let fixed = 1 + events.len() + events.iter().filter(|(_, i)| i.is_some()).count();
         for attempt in 1..=MAX_APPEND_ATTEMPTS {
-            let head = self.head(&event.tenant_id).await?;
-            let linked = link(&event, details.clone(), head.as_ref());
-            let mut all = vec![
-                WriteOp::Put {
-                    item: event_item(&linked),
-                    condition: Condition::NotExists,
-                },
-                head_write(&linked, head.as_ref()),
-            ];
-            if let Some(index) = &index {
+            let head = self.head(&tenant_id).await?;
+            let mut linked: Vec<AuditEvent> = Vec::with_capacity(events.len());
+            let mut all = Vec::with_capacity(fixed + ops.len());
+            for ((event, index), details) in events.iter().zip(&redacted) {
+                let prev = linked.last().map(Head::of).or_else(|| head.clone());
+                let next = link(event, details.clone(), prev.as_ref());
                 all.push(WriteOp::Put {
-                    item: index.item(&linked),
+                    item: event_item(&next),
                     condition: Condition::NotExists,
                 });
+                if let Some(index) = index {
+                    all.push(WriteOp::Put {
+                        item: index.item(&next),
+                        condition: Condition::NotExists,
+                    });
+                }
+                linked.push(next);
             }
+            let last = linked.last().expect("at least one event");
+            all.push(head_write(last, head.as_ref()));
             all.extend(ops.iter().cloned());
             match self.store.transact(all).await {
                 Ok(()) => return Ok(linked),

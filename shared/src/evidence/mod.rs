@@ -56,8 +56,8 @@ impl Recorder<'_> {
         }
     }
 
-    pub async fn check(&self, record: &CheckRecord) -> Result<AuditEvent, AuditError> {
-        let event = NewEvent {
+    fn check_event(&self, record: &CheckRecord) -> NewEvent {
+        NewEvent {
             tenant_id: self.tenant_id.to_owned(),
             event_type: CHECK_EVENT.into(),
             actor: self.actor.clone(),
@@ -69,29 +69,63 @@ impl Recorder<'_> {
                 "status": record.status, "status_code": record.status_code,
                 "latency_ms": record.latency_ms, "message": record.message, "targets": record.targets,
             }),
-        };
-        self.audit
-            .append_indexed(event, Vec::new(), Some(self.index(&record.channel)))
-            .await
+        }
     }
 
-    pub async fn suite(&self, summary: &Value, success: bool) -> Result<AuditEvent, AuditError> {
-        let mut details = summary.clone();
-        details["run_id"] = self.run_id.into();
-        details["mode"] = self.mode.into();
-        let event = NewEvent {
+    /// Record a run: one event per check, then the suite event summing them
+    /// up, all in one transaction, so an outage never leaves checks without
+    /// their suite. `channels` are the channels the run was asked for.
+    pub async fn run(
+        &self,
+        records: &[CheckRecord],
+        channels: &[&str],
+    ) -> Result<RecordedRun, AuditError> {
+        let count = |s: CheckStatus| records.iter().filter(|r| r.status == s).count();
+        let (passed, failed, skipped) = (
+            count(CheckStatus::Passed),
+            count(CheckStatus::Failed),
+            count(CheckStatus::Skipped),
+        );
+        let overall_status = overall_status(passed, failed);
+        let mut events: Vec<_> = records
+            .iter()
+            .map(|r| (self.check_event(r), Some(self.index(&r.channel))))
+            .collect();
+        let suite = NewEvent {
             tenant_id: self.tenant_id.to_owned(),
             event_type: SUITE_EVENT.into(),
             actor: self.actor.clone(),
             request_id: self.request_id.clone(),
             resource: Some("integration/suite".into()),
-            success,
-            details,
+            success: failed == 0 && passed > 0,
+            details: json!({
+                "passed": passed, "failed": failed, "skipped": skipped,
+                "overall_status": overall_status, "channels": channels,
+                "run_id": self.run_id, "mode": self.mode,
+            }),
         };
-        self.audit
-            .append_indexed(event, Vec::new(), Some(self.index("suite")))
-            .await
+        events.push((suite, Some(self.index("suite"))));
+        let mut checks = self.audit.append_all(events, Vec::new()).await?;
+        checks.pop(); // the suite event
+        Ok(RecordedRun {
+            checks,
+            passed,
+            failed,
+            skipped,
+            overall_status,
+        })
     }
+}
+
+/// What [`Recorder::run`] stored and counted.
+#[derive(Debug)]
+pub struct RecordedRun {
+    /// The check events, in the order of the records.
+    pub checks: Vec<AuditEvent>,
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub overall_status: &'static str,
 }
 
 impl CheckRecord {

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::{CheckRecord, CheckStatus, Recorder, overall_status};
+use super::{CheckRecord, CheckStatus, Recorder};
 use crate::audit::{Actor, AuditLog};
 use crate::notify::{self, Channel};
 use crate::state::SharedState;
@@ -114,14 +114,8 @@ async fn run_tenant(state: &SharedState, tenant_id: &str) -> Result<Vec<CheckRec
         request_id: None,
         mode: "passive",
     };
-    for record in &records {
-        recorder.check(record).await.map_err(|e| e.to_string())?;
-    }
-    let count = |s: CheckStatus| records.iter().filter(|r| r.status == s).count();
-    let (passed, failed) = (count(CheckStatus::Passed), count(CheckStatus::Failed));
-    let summary = json!({"passed": passed, "failed": failed, "skipped": count(CheckStatus::Skipped), "overall_status": overall_status(passed, failed), "channels": ["slack", "jira", "workflow"]});
     recorder
-        .suite(&summary, failed == 0 && passed > 0)
+        .run(&records, &["slack", "jira", "workflow"])
         .await
         .map_err(|e| e.to_string())?;
     Ok(records)
