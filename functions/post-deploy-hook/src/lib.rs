@@ -144,12 +144,17 @@ async fn timed<T>(
     fut: impl Future<Output = Result<T, String>>,
 ) -> (CheckResult, Option<T>) {
     let started = Instant::now();
-    let outcome = tokio::time::timeout(limit, fut).await;
+    // No time left: don't start it (a zero timeout still races the timer's
+    // 1 ms tick, and a fast loopback answer could win).
+    let outcome = match limit.is_zero() {
+        true => Err(()),
+        false => tokio::time::timeout(limit, fut).await.map_err(|_| ()),
+    };
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let (ok, reason, value) = match outcome {
         Ok(Ok(value)) => (true, None, Some(value)),
         Ok(Err(reason)) => (false, Some(reason), None),
-        Err(_) => (
+        Err(()) => (
             false,
             Some(format!("timed out after {} ms", limit.as_millis())),
             None,
