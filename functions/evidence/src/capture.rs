@@ -126,14 +126,7 @@ async fn check(
     channel: Channel,
     run_id: &str,
 ) -> (CheckRecord, Vec<Target>) {
-    let skipped = |message: String| CheckRecord {
-        channel: channel.as_str().into(),
-        status: CheckStatus::Skipped,
-        status_code: None,
-        latency_ms: 0,
-        message,
-        targets: json!([]),
-    };
+    let skipped = |message: String| CheckRecord::skipped(channel.as_str(), message);
     if let Some((tier, feature)) = channel.required_tier()
         && user.tier < tier
     {
@@ -192,14 +185,10 @@ async fn run(
         }
         for channel in &channels[checked.len()..] {
             checked.push((
-                CheckRecord {
-                    channel: channel.as_str().into(),
-                    status: CheckStatus::Skipped,
-                    status_code: None,
-                    latency_ms: 0,
-                    message: "not run: fail_fast stopped after a failure".into(),
-                    targets: json!([]),
-                },
+                CheckRecord::skipped(
+                    channel.as_str(),
+                    "not run: fail_fast stopped after a failure".into(),
+                ),
                 Vec::new(),
             ));
         }

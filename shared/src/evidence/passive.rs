@@ -4,7 +4,6 @@
 //! by `system`. One tenant's failure never stops the others.
 
 use serde::Serialize;
-use serde_json::json;
 
 use super::{CheckRecord, CheckStatus, Recorder};
 use crate::audit::{Actor, AuditLog};
@@ -68,14 +67,7 @@ async fn run_tenant(state: &SharedState, tenant_id: &str) -> Result<Vec<CheckRec
     let mut records = Vec::new();
     let mut secrets = Vec::new();
     for channel in Channel::ALL {
-        let skipped = |message: String| CheckRecord {
-            channel: channel.as_str().into(),
-            status: CheckStatus::Skipped,
-            status_code: None,
-            latency_ms: 0,
-            message,
-            targets: json!([]),
-        };
+        let skipped = |message: String| CheckRecord::skipped(channel.as_str(), message);
         if let Some((tier, feature)) = channel.required_tier()
             && tenant.tier < tier
         {
