@@ -549,6 +549,7 @@ async fn main() {
             "size_bytes": size,
             "first_answer": first.answer,
             "first_answer_body": first.body,
+            "last_answer_body": s.last().map(|x| x.body.clone()),
             "answers": answers,
         });
         println!(
