@@ -412,7 +412,7 @@ async fn main() {
         .unwrap_or(20);
     let release = common::release_dir();
     let work = common::temp_dir("bench-coldstart");
-    let serve = Serve::start(&work.join("serve"), true, &[]);
+    let serve = Serve::start(&work.path().join("serve"), true, &[]);
 
     let (tx, rx) = mpsc::unbounded_channel();
     let api = Arc::new(Api {
@@ -472,7 +472,7 @@ async fn main() {
     ] {
         common_env.push((k.to_owned(), v.to_owned()));
     }
-    let logs = work.join("logs");
+    let logs = work.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let mut harness = Harness {
         api,
@@ -549,6 +549,7 @@ async fn main() {
             "size_bytes": size,
             "first_answer": first.answer,
             "first_answer_body": first.body,
+            "last_answer_body": s.last().map(|x| x.body.clone()),
             "answers": answers,
         });
         println!(
@@ -589,5 +590,4 @@ async fn main() {
         serde_json::to_string_pretty(&json!({"starts": starts, "load_before": load_before, "load_after": load_after, "functions": rows})).unwrap()
     );
     drop(serve);
-    let _ = std::fs::remove_dir_all(&work);
 }

@@ -174,8 +174,9 @@ async fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(300),
     );
-    let mut world =
-        FakeWorld::new(valdrix_tests::sqlite_store().await, Duration::from_secs(10)).await;
+    let work = common::temp_dir("bench-fanout");
+    let store = common::sqlite_store(work.path()).await;
+    let mut world = FakeWorld::new(store, Duration::from_secs(10)).await;
     let arrivals = slow_receivers(&world, delay).await;
     // Path 1: the in-process dispatch `valdrix serve` runs after the 202.
     Arc::get_mut(&mut world.state)

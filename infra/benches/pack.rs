@@ -13,6 +13,8 @@
 use std::io::Write;
 use std::time::Instant;
 
+mod common;
+
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use serde_json::json;
 use valdrix_shared::audit::{Actor, tenant_pk};
@@ -108,7 +110,8 @@ fn row(tenant: &str, i: usize) -> LedgerRow {
 async fn main() {
     let rows = env_usize("BENCH_ROWS", 1_000_000);
     let ingest_rows = env_usize("BENCH_INGEST_ROWS", 100_000);
-    let store = valdrix_tests::sqlite_store().await;
+    let work = common::temp_dir("bench-pack");
+    let store = common::sqlite_store(work.path()).await;
     let state = valdrix_tests::state_with(store.clone());
     let tenant = valdrix_tests::unique("bench");
     let ctx = ChangeContext {

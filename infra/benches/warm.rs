@@ -250,7 +250,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(15);
     let work = common::temp_dir("bench-warm");
-    let serve = Serve::start(&work.join("serve"), true, &[]);
+    let serve = Serve::start(&work.path().join("serve"), true, &[]);
     let http = Client::builder().pool_max_idle_per_host(1).build().unwrap();
     let read_id = seed(&http, &serve).await;
 
@@ -348,7 +348,7 @@ async fn main() {
     println!("| route | requests/s | p50 | p99 | non-2xx/3xx |");
     println!("|---|---|---|---|---|");
     for r in routes.iter().filter(|r| r.wrk) {
-        let w = wrk(&serve, r, wrk_seconds, &work);
+        let w = wrk(&serve, r, wrk_seconds, work.path());
         println!(
             "| {} | {} | {} | {} | {} |",
             r.name,
@@ -373,5 +373,4 @@ async fn main() {
         .unwrap()
     );
     drop(serve);
-    let _ = std::fs::remove_dir_all(&work);
 }

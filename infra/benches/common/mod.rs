@@ -19,11 +19,25 @@ pub fn release_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// A fresh directory under the system temp dir.
-pub fn temp_dir(prefix: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(valdrix_tests::unique(prefix));
-    std::fs::create_dir_all(&dir).expect("create a temp dir");
-    dir
+/// A fresh directory under the system temp dir, removed on drop (a 1M-row
+/// ledger is ~5 GB of SQLite; a failed run must not leave it behind).
+pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("{prefix}-"))
+        .tempdir()
+        .expect("create a temp dir")
+}
+
+/// A fresh embedded store in `dir`.
+pub async fn sqlite_store(dir: &Path) -> valdrix_shared::store::DynStore {
+    let url = valdrix_shared::config::StoreUrl::Sqlite {
+        path: dir.join("store.sqlite").display().to_string(),
+    };
+    let store = valdrix_shared::store::open(&url)
+        .await
+        .expect("open the sqlite store");
+    store.ensure_table().await.expect("sqlite schema");
+    store
 }
 
 /// A running `valdrix serve`; killed on drop.
