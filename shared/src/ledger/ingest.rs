@@ -61,7 +61,9 @@ pub enum IngestError {
     Store(#[from] StoreError),
 }
 
-enum Parsed {
+/// What the parser hands over per record: a row with its line, a rejection,
+/// or the error that stops the file.
+pub enum Parsed {
     Row(u64, Box<LedgerRow>),
     Reject(RowRejection),
     Fatal(String),
@@ -81,7 +83,11 @@ pub async fn ingest<R: Read + Send + 'static>(
     let now = Utc::now();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Parsed>(256);
     let (tenant, run) = (tenant_id.to_owned(), run_id.clone());
-    let parser = tokio::task::spawn_blocking(move || parse_all(reader, &tenant, &run, now, &tx));
+    let parser = tokio::task::spawn_blocking(move || {
+        parse_all(reader, &tenant, &run, now, &mut |m| {
+            tx.blocking_send(m).is_ok()
+        })
+    });
 
     let mut report = IngestReport {
         run_id: run_id.clone(),
@@ -161,14 +167,16 @@ fn reject(report: &mut IngestReport, r: RowRejection) {
     }
 }
 
-fn parse_all<R: Read + 'static>(
+/// Parse a whole file synchronously, handing each record to `send`; stops
+/// early when `send` returns false. [`ingest`] runs it on a blocking thread;
+/// public for the fuzz target (`fuzz/`).
+pub fn parse_all<R: Read + 'static>(
     reader: R,
     tenant: &str,
     run: &str,
     now: DateTime<Utc>,
-    tx: &tokio::sync::mpsc::Sender<Parsed>,
+    send: &mut dyn FnMut(Parsed) -> bool,
 ) {
-    let send = |m| tx.blocking_send(m).is_ok();
     let reader = match decompressing_any(reader) {
         Ok(r) => r,
         Err(e) => {
