@@ -1,0 +1,27 @@
+//! What the cargo-fuzz targets of `fuzz/` found, kept as plain tests so CI
+//! runs them without nightly (docs/fuzzing.md). Each test names its target.
+
+use secrecy::SecretString;
+use valdrix_shared::outbound::webhook_sig::{SignatureError, generate_secret, sign, verify};
+
+/// webhook_sig: `verify` computed `(now - timestamp).abs()`, which overflows
+/// (a panic in debug builds) for a header timestamp near i64::MIN/MAX, and in
+/// release wrapped to a negative distance that passed the replay window.
+#[test]
+fn webhook_timestamps_at_the_ends_of_i64_are_stale_not_a_panic() {
+    let secret = SecretString::from(generate_secret());
+    let now: i64 = 1_771_754_400;
+    for ts in [i64::MIN, i64::MAX, now.wrapping_add(i64::MIN)] {
+        let sig = sign(&secret, "msg_1", ts, b"{}").unwrap();
+        assert_eq!(
+            verify(&secret, "msg_1", ts, b"{}", &sig, now),
+            Err(SignatureError::Stale),
+            "timestamp {ts}"
+        );
+    }
+    let sig = sign(&secret, "msg_1", now, b"{}").unwrap();
+    assert_eq!(
+        verify(&secret, "msg_1", now, b"{}", &sig, now + 300),
+        Ok(())
+    );
+}
