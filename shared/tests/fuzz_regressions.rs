@@ -2,6 +2,7 @@
 //! runs them without nightly (docs/fuzzing.md). Each test names its target.
 
 use secrecy::SecretString;
+use valdrix_shared::exports::zipout::csv_record;
 use valdrix_shared::outbound::webhook_sig::{SignatureError, generate_secret, sign, verify};
 
 /// webhook_sig: `verify` computed `(now - timestamp).abs()`, which overflows
@@ -24,4 +25,21 @@ fn webhook_timestamps_at_the_ends_of_i64_are_stale_not_a_panic() {
         verify(&secret, "msg_1", now, b"{}", &sig, now + 300),
         Ok(())
     );
+}
+
+/// csv_escape: a record of one empty cell was written as an empty line, which
+/// a CSV reader skips, so the row vanished.
+#[test]
+fn a_lone_empty_cell_is_still_a_record() {
+    let mut out = Vec::new();
+    csv_record(&mut out, &["Note"]);
+    csv_record(&mut out, &[""]);
+    csv_record(&mut out, &["x"]);
+    let rows: Vec<Vec<String>> = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(out.as_slice())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(rows, [["Note"], [""], ["x"]]);
 }
