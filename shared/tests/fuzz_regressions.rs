@@ -2,6 +2,8 @@
 //! runs them without nightly (docs/fuzzing.md). Each test names its target.
 
 use secrecy::SecretString;
+use serde_json::json;
+use valdrix_shared::exports::csv_safe;
 use valdrix_shared::exports::zipout::csv_record;
 use valdrix_shared::outbound::webhook_sig::{SignatureError, generate_secret, sign, verify};
 
@@ -42,4 +44,12 @@ fn a_lone_empty_cell_is_still_a_record() {
         .map(|r| r.unwrap().iter().map(str::to_owned).collect())
         .collect();
     assert_eq!(rows, [["Note"], [""], ["x"]]);
+}
+
+/// csv_escape: `json` prefixed object keys like text cells, so the tags `=a`
+/// and `'=a` both became `'=a` and one of them vanished from the export.
+#[test]
+fn escaped_json_keys_never_merge() {
+    let safe = csv_safe::json(&json!({"=a": 1, "'=a": 2, "b": {"'x": "-1"}}));
+    assert_eq!(safe, json!({"'=a": 1, "''=a": 2, "b": {"''x": "'-1"}}));
 }
