@@ -1,10 +1,13 @@
 //! What the cargo-fuzz targets of `fuzz/` found, kept as plain tests so CI
 //! runs them without nightly (docs/fuzzing.md). Each test names its target.
 
+use chrono::{TimeZone, Utc};
 use secrecy::SecretString;
 use serde_json::json;
 use valdrix_shared::exports::csv_safe;
+use valdrix_shared::exports::focus::format_time;
 use valdrix_shared::exports::zipout::csv_record;
+use valdrix_shared::ledger::ingest::{Parsed, parse_all, parse_time};
 use valdrix_shared::outbound::webhook_sig::{SignatureError, generate_secret, sign, verify};
 
 /// webhook_sig: `verify` computed `(now - timestamp).abs()`, which overflows
@@ -52,4 +55,54 @@ fn a_lone_empty_cell_is_still_a_record() {
 fn escaped_json_keys_never_merge() {
     let safe = csv_safe::json(&json!({"=a": 1, "'=a": 2, "b": {"'x": "-1"}}));
     assert_eq!(safe, json!({"'=a": 1, "''=a": 2, "b": {"''x": "'-1"}}));
+}
+
+fn rejection_lines(file: &str) -> Vec<u64> {
+    let now = Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap();
+    let mut lines = Vec::new();
+    let reader = std::io::Cursor::new(file.as_bytes().to_vec());
+    parse_all(reader, "t", "run", now, &mut |m| {
+        match m {
+            Parsed::Row(line, _) => lines.push(line),
+            Parsed::Reject(r) => lines.push(r.line),
+            Parsed::Fatal(e) => panic!("fatal: {e}"),
+        }
+        true
+    });
+    lines
+}
+
+/// focus_ingest: with CRLF line ends (RFC 4180) or blank lines, the csv
+/// crate's `Position::line` is one short, so the first row was reported on
+/// line 1, the header's line.
+#[test]
+fn ingest_reports_the_real_line_of_each_row() {
+    let header = "BilledCost,BillingAccountId,BillingCurrency,ChargePeriodStart,ChargePeriodEnd,ProviderName,ServiceName";
+    let good = "1.00,acc,USD,2026-01-05T10:00:00Z,2026-01-05T11:00:00Z,AWS,EC2";
+    let bad = "x,acc,USD,2026-01-05T10:00:00Z,2026-01-05T11:00:00Z,AWS,EC2";
+    let lf = format!("{header}\n{good}\n{bad}\n");
+    assert_eq!(rejection_lines(&lf), [2, 3]);
+    let crlf = format!("{header}\r\n{good}\r\n{bad}\r\n");
+    assert_eq!(rejection_lines(&crlf), [2, 3]);
+    let blank = format!("{header}\r\n\r\n{good}\r\n\r\n\r\n{bad}\r\n");
+    assert_eq!(rejection_lines(&blank), [3, 6]);
+}
+
+/// focus_ingest: chrono's `%Y` also reads `+10000` and `-12`, and the export
+/// then wrote `+10000-01-01T00:00:00Z`, an unquoted cell starting with a
+/// formula trigger.
+#[test]
+fn times_need_a_four_digit_year() {
+    for v in [
+        "+10000-01-01T00:00:00",
+        "-0001-01-01 00:00:00",
+        "-12-01-01T00:00:00",
+        "9999-12-31T23:00:00-02:00",
+    ] {
+        assert_eq!(parse_time(v), None, "{v}");
+    }
+    for v in ["0000-01-01T00:00:00", "9999-12-31T23:59:59Z", "2026-01-02"] {
+        let t = parse_time(v).unwrap_or_else(|| panic!("{v} parses"));
+        assert!(format_time(&t).starts_with(|c: char| c.is_ascii_digit()));
+    }
 }
