@@ -8,6 +8,7 @@ use valdrix_shared::exports::csv_safe;
 use valdrix_shared::exports::focus::format_time;
 use valdrix_shared::exports::zipout::csv_record;
 use valdrix_shared::ledger::ingest::{Parsed, parse_all, parse_time};
+use valdrix_shared::outbound::ssrf::{Policy, Refusal, check_url};
 use valdrix_shared::outbound::webhook_sig::{SignatureError, generate_secret, sign, verify};
 
 /// webhook_sig: `verify` computed `(now - timestamp).abs()`, which overflows
@@ -104,5 +105,33 @@ fn times_need_a_four_digit_year() {
     for v in ["0000-01-01T00:00:00", "9999-12-31T23:59:59Z", "2026-01-02"] {
         let t = parse_time(v).unwrap_or_else(|| panic!("{v} parses"));
         assert!(format_time(&t).starts_with(|c: char| c.is_ascii_digit()));
+    }
+}
+
+/// ssrf_url: the url crate drops one trailing dot before its IPv4 check, so
+/// `127.1..` stayed a name, and `check_name` only recognised the dotted-quad
+/// form after trimming. Such names are now refused before any lookup.
+#[test]
+fn names_ending_in_a_number_are_refused() {
+    let policy = Policy::default();
+    for url in [
+        "https://127.1../",
+        "https://0x7f.1../",
+        "https://2130706433../",
+        "https://1926..15469.254.../",
+        "https://169.254.43518../latest",
+    ] {
+        assert!(
+            matches!(check_url(url, &policy), Err(Refusal::NumericName(_))),
+            "{url}: {:?}",
+            check_url(url, &policy)
+        );
+    }
+    for url in [
+        "https://example.com../",
+        "https://1.example.com/",
+        "https://a.0xg/",
+    ] {
+        assert!(check_url(url, &policy).is_ok(), "{url}");
     }
 }
