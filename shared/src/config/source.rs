@@ -2,6 +2,7 @@
 //! (CLI only), and the optional Secrets Manager secret that fills the gaps.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
 
 use super::Violation;
@@ -42,14 +43,20 @@ impl VarSet {
 
     /// Only the variables a dotenv file sets.
     pub fn from_dotenv_file(path: &Path) -> Result<Self, String> {
-        let iter = dotenvy::from_path_iter(path)
-            .map_err(|e| format!("cannot read env file {}: {}", path.display(), safe(&e)))?;
+        let label = path.display().to_string();
+        let file = std::fs::File::open(path)
+            .map_err(|_| format!("cannot read env file {label}: I/O error"))?;
+        Self::from_dotenv_reader(file, &label)
+    }
+
+    /// Only the variables a dotenv text sets; `label` names the source in errors,
+    /// which never quote the text. Public for the fuzz target (`fuzz/`).
+    pub fn from_dotenv_reader(reader: impl Read, label: &str) -> Result<Self, String> {
         let mut vars = BTreeMap::new();
-        for (line, item) in iter.enumerate() {
+        for (line, item) in dotenvy::from_read_iter(reader).enumerate() {
             let (k, v) = item.map_err(|e| {
                 format!(
-                    "cannot parse env file {} near entry {}: {}",
-                    path.display(),
+                    "cannot parse env file {label} near entry {}: {}",
                     line + 1,
                     safe(&e)
                 )

@@ -10,7 +10,9 @@
 //!   numeric; anything that came in as text stays text and is guarded.
 //! - inside JSON cells (`Tags`, `SkuPriceDetails`) string keys and values that
 //!   start with a trigger are prefixed the same way, so a tag value such as
-//!   `=HYPERLINK(…)` never reaches a spreadsheet intact.
+//!   `=HYPERLINK(…)` never reaches a spreadsheet intact. A key that already
+//!   starts with `'` gets one more, so two keys never become one (`=a` and
+//!   `'=a` stay two tags).
 
 use std::borrow::Cow;
 
@@ -38,12 +40,17 @@ pub fn json(value: &Value) -> Value {
     match value {
         Value::String(s) => Value::String(text(s).into_owned()),
         Value::Array(items) => Value::Array(items.iter().map(json).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (text(k).into_owned(), json(v)))
-                .collect(),
-        ),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (key(k), json(v))).collect()),
         other => other.clone(),
+    }
+}
+
+/// An object key: [`text`], made one-to-one by also prefixing a leading `'`.
+fn key(k: &str) -> String {
+    if k.starts_with('\'') {
+        format!("'{k}")
+    } else {
+        text(k).into_owned()
     }
 }
 

@@ -193,7 +193,9 @@ pub fn csv_record<S: AsRef<str>>(out: &mut Vec<u8>, cells: &[S]) {
             out.push(b',');
         }
         let cell = cell.as_ref();
-        if cell.contains([',', '"', '\n', '\r']) {
+        // A lone empty cell is quoted: an empty line is no record to a reader.
+        let lone_empty = cells.len() == 1 && cell.is_empty();
+        if lone_empty || cell.contains([',', '"', '\n', '\r']) {
             out.push(b'"');
             out.extend_from_slice(cell.replace('"', "\"\"").as_bytes());
             out.push(b'"');

@@ -21,6 +21,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::lines::LineIndex;
 use super::model::{LedgerRow, Lifecycle, line_id, provider_key};
 use super::repo::{Upserted, upsert_row};
 use crate::audit::{Actor, AuditLog, NewEvent};
@@ -61,7 +62,9 @@ pub enum IngestError {
     Store(#[from] StoreError),
 }
 
-enum Parsed {
+/// What the parser hands over per record: a row with its line, a rejection,
+/// or the error that stops the file.
+pub enum Parsed {
     Row(u64, Box<LedgerRow>),
     Reject(RowRejection),
     Fatal(String),
@@ -81,7 +84,11 @@ pub async fn ingest<R: Read + Send + 'static>(
     let now = Utc::now();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Parsed>(256);
     let (tenant, run) = (tenant_id.to_owned(), run_id.clone());
-    let parser = tokio::task::spawn_blocking(move || parse_all(reader, &tenant, &run, now, &tx));
+    let parser = tokio::task::spawn_blocking(move || {
+        parse_all(reader, &tenant, &run, now, &mut |m| {
+            tx.blocking_send(m).is_ok()
+        })
+    });
 
     let mut report = IngestReport {
         run_id: run_id.clone(),
@@ -161,14 +168,16 @@ fn reject(report: &mut IngestReport, r: RowRejection) {
     }
 }
 
-fn parse_all<R: Read + 'static>(
+/// Parse a whole file synchronously, handing each record to `send`; stops
+/// early when `send` returns false. [`ingest`] runs it on a blocking thread;
+/// public for the fuzz target (`fuzz/`).
+pub fn parse_all<R: Read + 'static>(
     reader: R,
     tenant: &str,
     run: &str,
     now: DateTime<Utc>,
-    tx: &tokio::sync::mpsc::Sender<Parsed>,
+    send: &mut dyn FnMut(Parsed) -> bool,
 ) {
-    let send = |m| tx.blocking_send(m).is_ok();
     let reader = match decompressing_any(reader) {
         Ok(r) => r,
         Err(e) => {
@@ -176,10 +185,11 @@ fn parse_all<R: Read + 'static>(
             return;
         }
     };
+    let lines = LineIndex::default();
     let mut csv = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
-        .from_reader(reader);
+        .from_reader(lines.wrap(reader));
     let headers = match csv.headers() {
         Ok(h) => Columns::new(h),
         Err(e) => {
@@ -197,7 +207,9 @@ fn parse_all<R: Read + 'static>(
         match csv.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                line = record.position().map_or(line + 1, |p| p.line());
+                line = record
+                    .position()
+                    .map_or(line + 1, |p| lines.line_at(p.byte()));
                 let msg = match map_record(&headers, &record, tenant, run, now) {
                     Ok(row) => Parsed::Row(line, Box::new(row)),
                     Err(reason) => Parsed::Reject(RowRejection { line, reason }),
@@ -207,8 +219,7 @@ fn parse_all<R: Read + 'static>(
                 }
             }
             Err(e) => {
-                line += 1;
-                let line = e.position().map_or(line, |p| p.line());
+                line = e.position().map_or(line + 1, |p| lines.line_at(p.byte()));
                 if !send(Parsed::Reject(RowRejection {
                     line,
                     reason: format!("unreadable CSV record: {e}"),
@@ -489,7 +500,14 @@ const MAPPED: [&str; 26] = [
 ];
 
 /// RFC 3339 / ISO 8601 in UTC (`Z`, `+00:00` or no offset), or a bare date.
+/// Only four-digit years (0000-9999), as RFC 3339 has them: chrono's `%Y`
+/// also reads `+10000` or `-12`, which the export would write unquoted as a
+/// cell starting with `+` or `-`.
 pub fn parse_time(v: &str) -> Option<DateTime<Utc>> {
+    parse_any_year(v).filter(|t| (0..=9999).contains(&t.year()))
+}
+
+fn parse_any_year(v: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Some(t.with_timezone(&Utc));
     }

@@ -12,6 +12,7 @@
 //! same items.
 
 pub mod ingest;
+mod lines;
 mod model;
 mod repo;
 

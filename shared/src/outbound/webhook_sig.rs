@@ -56,7 +56,8 @@ pub fn verify(
     now: i64,
 ) -> Result<(), SignatureError> {
     let expected = mac(secret, msg_id, timestamp, body)?;
-    if (now - timestamp).abs() > TOLERANCE_SECS {
+    // abs_diff: a header timestamp near i64::MIN/MAX must not overflow.
+    if now.abs_diff(timestamp) > TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let matches = signature_header

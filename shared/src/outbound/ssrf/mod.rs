@@ -56,6 +56,8 @@ pub enum Refusal {
     NoHost,
     #[error("host `{0}` is a local or internal name")]
     LocalName(String),
+    #[error("host `{0}` ends in a number: an IP address in some notation, or invalid")]
+    NumericName(String),
     #[error("address {0} is not public")]
     NonPublicAddress(IpAddr),
     #[error("host `{host}` resolves to non-public address {addr}")]
@@ -119,6 +121,12 @@ pub(crate) fn check_name(name: &str, policy: &Policy) -> Result<(), Refusal> {
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return check_ip(ip, policy);
     }
+    // WHATWG and inet_aton read a name ending in a number as IPv4; the url
+    // crate leaves `127.1..` a name (one trailing dot is dropped, not two).
+    // No top-level domain is numeric, so such a name is never legitimate.
+    if ends_in_number(&bare) {
+        return Err(Refusal::NumericName(name.to_owned()));
+    }
     let local = LOCAL_SUFFIXES
         .iter()
         .any(|s| bare == *s || bare.ends_with(&format!(".{s}")));
@@ -126,4 +134,13 @@ pub(crate) fn check_name(name: &str, policy: &Policy) -> Result<(), Refusal> {
         return Err(Refusal::LocalName(name.to_owned()));
     }
     Ok(())
+}
+
+/// The last label is decimal digits or `0x` + hex digits (lowercase input).
+fn ends_in_number(bare: &str) -> bool {
+    let last = bare.rsplit('.').next().unwrap_or_default();
+    match last.strip_prefix("0x") {
+        Some(hex) => hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()),
+    }
 }

@@ -1,0 +1,1 @@
+gopher://example.com/

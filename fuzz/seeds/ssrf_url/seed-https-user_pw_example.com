@@ -1,0 +1,1 @@
+https://user:pw@example.com/

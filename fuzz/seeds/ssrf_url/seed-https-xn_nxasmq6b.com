@@ -1,0 +1,1 @@
+https://xn--nxasmq6b.com/
