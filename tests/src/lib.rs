@@ -44,14 +44,11 @@ fn uuid_like() -> String {
     )
 }
 
-/// A fresh embedded store in its own temporary file.
+/// A fresh embedded store, in memory: the same SQL as the file store, and
+/// nothing left behind in the temp dir (tests open thousands of these).
 pub async fn sqlite_store() -> DynStore {
-    let dir = std::env::temp_dir().join(unique("valdrix-test"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let url = StoreUrl::Sqlite {
-        path: dir.join("store.sqlite").display().to_string(),
-    };
-    let store = store::open(&url).await.expect("open sqlite store");
+    let store: DynStore =
+        Arc::new(store::SqliteStore::open_in_memory().expect("open sqlite store"));
     store.ensure_table().await.expect("sqlite schema");
     store
 }

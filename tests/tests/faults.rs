@@ -167,6 +167,7 @@ fn assert_store_unavailable(name: &str, answer: &Answer, took: Duration) {
     let body = answer.json();
     assert_eq!(body["status"], 503, "{name}");
     assert_eq!(body["detail"], "store unavailable", "{name}");
+    assert_eq!(answer.header("retry-after"), Some("5"), "{name}");
     let text = answer.text().to_lowercase();
     for raw in ["127.0.0.1", "dynamodb", "connect", "dispatch failure"] {
         assert!(!text.contains(raw), "{name}: raw error text in {text}");

@@ -52,10 +52,24 @@ pub async fn handle(dispatcher: &Dispatcher<'_>, event: &Value) -> Result<Value,
     let outcomes: Vec<(String, Channel, Step)> = if is_schedule(event) {
         dispatcher.sweep(now).await?
     } else {
+        // Every delivery is tried; a failure fails the invocation afterwards,
+        // so the stream redelivers the batch and the retry skips what is done.
         let mut done = Vec::new();
-        for (event_id, channel) in pending_from_stream(event) {
-            let step = dispatcher.process(&event_id, channel, now).await?;
-            done.push((event_id, channel, step));
+        let mut failed = None;
+        for (event_id, channel, step) in dispatcher
+            .process_all(pending_from_stream(event), now)
+            .await
+        {
+            match step {
+                Ok(step) => done.push((event_id, channel, step)),
+                Err(e) => {
+                    tracing::error!(event_id, channel = channel.as_str(), error = %e, "delivery failed");
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         done
     };

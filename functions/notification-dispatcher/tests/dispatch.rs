@@ -340,3 +340,66 @@ async fn a_crash_between_send_and_record_loses_nothing_and_duplicates_nothing_fo
     assert_eq!(ids[0], ids[1]);
     assert_eq!(ids[0], format!("{id}:webhook"));
 }
+
+/// Sends only once `n` sends are in flight at the same time.
+struct AllAtOnce(NotifySender, tokio::sync::Barrier);
+
+#[async_trait]
+impl Sender for AllAtOnce {
+    async fn send(&self, event: &PolicyEvent, delivery: &Delivery) -> Outcome {
+        self.1.wait().await;
+        self.0.send(event, delivery).await
+    }
+}
+
+#[tokio::test]
+async fn an_events_targets_are_sent_side_by_side_by_a_trigger_and_by_the_sweep() {
+    let w = world().await;
+    w.all_succeed().await;
+    let dead = StoreDeadLetters(w.state.store.clone());
+    let now = chrono::Utc::now().timestamp();
+
+    // A trigger: every target of the event at once, or the barrier never opens.
+    let id = accept_block(&w).await;
+    let channels: Vec<Channel> = deliveries(&w, &id)
+        .await
+        .iter()
+        .map(|d| d.channel)
+        .collect();
+    assert_eq!(channels.len(), 5, "every integration is configured");
+    let sender = AllAtOnce(NotifySender(w.state.clone()), tokio::sync::Barrier::new(5));
+    let asked: Vec<(String, Channel)> = channels.iter().map(|c| (id.clone(), *c)).collect();
+    let done = tokio::time::timeout(
+        Duration::from_secs(20),
+        dispatcher(&w, &sender, &dead).process_all(asked.clone(), now),
+    )
+    .await
+    .expect("the five sends were not in flight together");
+    let answered: Vec<(String, Channel)> = done.iter().map(|(e, c, _)| (e.clone(), *c)).collect();
+    assert_eq!(answered, asked, "answers come in the order asked");
+    assert!(
+        done.iter()
+            .all(|(_, _, s)| matches!(s, Ok(Step::Delivered))),
+        "{done:?}"
+    );
+
+    // The sweep: the deliveries no trigger took, side by side as well.
+    let id = accept_block(&w).await;
+    let swept = tokio::time::timeout(
+        Duration::from_secs(20),
+        dispatcher(&w, &sender, &dead).sweep(now + 10_000),
+    )
+    .await
+    .expect("the sweep sent one target after another")
+    .unwrap();
+    let delivered = swept
+        .iter()
+        .filter(|(e, _, s)| e == &id && *s == Step::Delivered);
+    assert_eq!(delivered.count(), 5, "{swept:?}");
+    assert!(
+        deliveries(&w, &id)
+            .await
+            .iter()
+            .all(|d| d.status == DeliveryStatus::Delivered)
+    );
+}

@@ -4,13 +4,16 @@
 
 pub mod passive;
 
+use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::audit::{Actor, AuditError, AuditEvent, AuditLog, Index, NewEvent};
-use crate::store::{Cursor, Query, SortKey, Store};
+use crate::store::{Cursor, Item, Query, SortKey, Store};
 
 const INDEX_PREFIX: &str = "EVIDENCE#";
+/// Audit events read at once while listing a page.
+const READ_CONCURRENCY: usize = 16;
 pub const CHECK_EVENT: &str = "evidence.check";
 pub const SUITE_EVENT: &str = "evidence.suite";
 
@@ -220,23 +223,31 @@ pub async fn list(
         query.limit = limit;
         query.cursor = cursor.take();
         let page = store.query(query).await?;
-        for (n, entry) in page.items.iter().enumerate() {
-            let matches = |attr: &str, want: &Option<String>| {
-                want.as_deref()
-                    .is_none_or(|w| entry.get(attr).and_then(Value::as_str) == Some(w))
-            };
-            if !matches("run_id", &filter.run_id) || !matches("channel", &filter.channel) {
-                continue;
-            }
-            let seq = entry
-                .get("seq")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| AuditError::Malformed("evidence index".into()))?;
-            let event = audit
-                .event(tenant_id, seq)
-                .await?
-                .ok_or_else(|| AuditError::Malformed(format!("evidence {seq}")))?;
-            items.push(item(event, entry));
+        let matches = |entry: &Item, attr: &str, want: &Option<String>| {
+            want.as_deref()
+                .is_none_or(|w| entry.get(attr).and_then(Value::as_str) == Some(w))
+        };
+        let picked: Vec<(usize, &Item)> = page
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches(e, "run_id", &filter.run_id))
+            .filter(|(_, e)| matches(e, "channel", &filter.channel))
+            .take(limit as usize - items.len())
+            .collect();
+        let seqs = picked
+            .iter()
+            .map(|(_, entry)| entry.get("seq").and_then(Value::as_u64))
+            .collect::<Option<Vec<u64>>>()
+            .ok_or_else(|| AuditError::Malformed("evidence index".into()))?;
+        // One read per entry, several in flight: a page is not 50 round trips in a row.
+        let events: Vec<_> = stream::iter(seqs)
+            .map(|seq| event_at(audit, tenant_id, seq))
+            .buffered(READ_CONCURRENCY)
+            .collect()
+            .await;
+        for ((n, entry), event) in picked.iter().zip(events) {
+            items.push(item(event?, entry));
             if items.len() as u32 == limit {
                 // Stop here; the next page starts after this entry.
                 let more = n + 1 < page.items.len() || page.next_cursor.is_some();
@@ -251,14 +262,22 @@ pub async fn list(
     }
 }
 
-fn cursor_at(entry: &crate::store::Item) -> Option<Cursor> {
+/// The audit event an index entry points at.
+async fn event_at(audit: &AuditLog, tenant_id: &str, seq: u64) -> Result<AuditEvent, AuditError> {
+    audit
+        .event(tenant_id, seq)
+        .await?
+        .ok_or_else(|| AuditError::Malformed(format!("evidence {seq}")))
+}
+
+fn cursor_at(entry: &Item) -> Option<Cursor> {
     Some(Cursor {
         pk: entry.get("pk")?.as_str()?.to_owned(),
         sk: entry.get("sk")?.as_str()?.to_owned(),
     })
 }
 
-fn item(event: AuditEvent, entry: &crate::store::Item) -> EvidenceItem {
+fn item(event: AuditEvent, entry: &Item) -> EvidenceItem {
     let text = |k: &str| {
         entry
             .get(k)

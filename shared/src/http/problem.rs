@@ -11,6 +11,9 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 /// Problem `type` URIs are this plus the kebab-cased status title, e.g.
 /// `https://docs.valdrix.io/problems/not-found`.
 pub const PROBLEM_TYPE_BASE: &str = "https://docs.valdrix.io/problems/";
+/// `Retry-After` on a 503: an outage answers within about 5 s, and the store
+/// client's own retries are spent by then, so a caller should wait as long.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
 /// Largest request body any function accepts.
 pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
 
@@ -103,8 +106,11 @@ impl IntoResponse for ApiError {
             | Self::Conflict(d)
             | Self::UnsupportedMediaType(d)
             | Self::BadGateway(d)
-            | Self::GatewayTimeout(d)
-            | Self::Unavailable(d) => (d, Vec::new()),
+            | Self::GatewayTimeout(d) => (d, Vec::new()),
+            Self::Unavailable(d) => {
+                extra.push((RETRY_AFTER, HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS)));
+                (d, Vec::new())
+            }
             Self::Unprocessable { detail, errors } => (detail, errors),
             Self::PayloadTooLarge => (
                 format!("request body exceeds {BODY_LIMIT_BYTES} bytes"),

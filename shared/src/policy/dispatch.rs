@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::stream::{self, StreamExt};
 use serde_json::json;
 
 use super::{
@@ -20,6 +21,10 @@ use crate::store::{Condition, Store, StoreError, WriteOp};
 pub const MAX_ATTEMPTS: u32 = 5;
 /// How long a claim holds before another worker may take the delivery over.
 pub const CLAIM_SECONDS: i64 = 60;
+/// Deliveries moved forward at once. An event's targets (five at most) are
+/// sent side by side, so one slow target does not delay the others; the
+/// audit chain takes the concurrent records (it retries its head).
+const CONCURRENCY: usize = 8;
 const BASE_BACKOFF_SECONDS: f64 = 2.0;
 const MAX_BACKOFF_SECONDS: i64 = 900;
 
@@ -115,6 +120,23 @@ impl Dispatcher<'_> {
         let event = self.event(event_id).await?;
         let outcome = self.sender.send(&event, &delivery).await;
         self.record(event, delivery, claimed, outcome, now).await
+    }
+
+    /// [`Self::process`] for each `(event id, channel)`, concurrently; the
+    /// answers come in the order asked. One failing delivery stops no other.
+    pub async fn process_all(
+        &self,
+        deliveries: Vec<(String, Channel)>,
+        now: i64,
+    ) -> Vec<(String, Channel, Result<Step, DispatchError>)> {
+        stream::iter(deliveries)
+            .map(|(event_id, channel)| async move {
+                let step = self.process(&event_id, channel, now).await;
+                (event_id, channel, step)
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await
     }
 
     async fn event(&self, event_id: &str) -> Result<PolicyEvent, DispatchError> {
@@ -248,19 +270,32 @@ impl Dispatcher<'_> {
         )
     }
 
+    async fn sweep_one(
+        &self,
+        entry: due::DueEntry,
+        now: i64,
+    ) -> Result<(String, Channel, Step), DispatchError> {
+        let step = self.process(&entry.event_id, entry.channel, now).await?;
+        if step == Step::Skipped && self.is_final(&entry.event_id, entry.channel).await? {
+            // Left behind by a worker that died after recording the outcome.
+            due::remove(self.store, &entry.sk).await?;
+        }
+        Ok((entry.event_id, entry.channel, step))
+    }
+
     /// Everything due at `now`: retries, lapsed claims, deliveries no trigger took.
     pub async fn sweep(&self, now: i64) -> Result<Vec<(String, Channel, Step)>, DispatchError> {
         let mut done = Vec::new();
         let mut cursor = None;
         loop {
             let (due, next) = due::due_now(self.store, now, 100, cursor).await?;
-            for entry in due {
-                let step = self.process(&entry.event_id, entry.channel, now).await?;
-                if step == Step::Skipped && self.is_final(&entry.event_id, entry.channel).await? {
-                    // Left behind by a worker that died after recording the outcome.
-                    due::remove(self.store, &entry.sk).await?;
-                }
-                done.push((entry.event_id, entry.channel, step));
+            let page: Vec<_> = stream::iter(due)
+                .map(|entry| self.sweep_one(entry, now))
+                .buffered(CONCURRENCY)
+                .collect()
+                .await;
+            for swept in page {
+                done.push(swept?);
             }
             match next {
                 Some(c) => cursor = Some(c),

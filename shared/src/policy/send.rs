@@ -83,11 +83,13 @@ pub async fn dispatch_inline(state: SharedState, event_id: String, channels: Vec
         sender: &sender,
         dead_letters: &dead,
     };
-    for channel in channels {
-        if let Err(e) = dispatcher
-            .process(&event_id, channel, chrono::Utc::now().timestamp())
-            .await
-        {
+    let deliveries = channels
+        .into_iter()
+        .map(|c| (event_id.clone(), c))
+        .collect();
+    let now = chrono::Utc::now().timestamp();
+    for (event_id, channel, step) in dispatcher.process_all(deliveries, now).await {
+        if let Err(e) = step {
             tracing::error!(event_id, channel = channel.as_str(), error = %e, "inline dispatch failed; the sweep will retry");
         }
     }
