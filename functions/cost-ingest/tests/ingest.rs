@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde_json::Value;
 use valdrix_shared::audit::Actor;
-use valdrix_shared::ledger::ingest::{IngestReport, ingest};
+use valdrix_shared::ledger::ingest::{IngestReport, MAX_COST, ingest};
 use valdrix_shared::ledger::{LedgerRange, query_ledger, query_restatements};
 use valdrix_shared::state::SharedState;
 use valdrix_shared::store::DynStore;
@@ -210,6 +210,53 @@ async fn bad_rows_are_rejected_with_line_and_reason() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("BilledCost"), "{err}");
+}
+
+/// Costs beyond `MAX_COST` are rejected: two rows near `Decimal::MAX` in one
+/// month used to be accepted, and the pack's month totals then overflowed.
+#[tokio::test]
+async fn costs_beyond_the_bound_are_rejected_not_summed_into_an_overflow() {
+    let state = state_with(sqlite_store().await);
+    let t = tenant(&state).await;
+    let line = |cost: &str, resource: &str| {
+        focus_line(
+            cost,
+            "2026-01-05T10:00:00Z",
+            "2026-01-05T11:00:00Z",
+            "AWS Lambda",
+            "Compute",
+            resource,
+            "",
+            "final",
+        )
+    };
+    let max = MAX_COST.to_string();
+    let huge = "79228162514264337593543950335";
+    let csv = focus_csv(&[
+        line(&max, "fn-max"),
+        line(&format!("-{max}"), "fn-min"),
+        line(huge, "fn-huge-1"),
+        line(huge, "fn-huge-2"),
+        line(&format!("{max}.01"), "fn-over"),
+        // Only EffectiveCost out of range.
+        line("1.00", "fn-effective").replacen("1.00,1.00", &format!("1.00,{huge}"), 1),
+    ]);
+    let report = run(&state, &t, csv.into_bytes()).await;
+    assert_eq!((report.inserted, report.rejected), (2, 4), "{report:?}");
+    let lines: Vec<_> = report.rejections.iter().map(|r| r.line).collect();
+    assert_eq!(lines, [4, 5, 6, 7]);
+    for r in &report.rejections[..3] {
+        assert!(
+            r.reason.contains("BilledCost is out of range"),
+            "{}",
+            r.reason
+        );
+    }
+    assert!(
+        report.rejections[3]
+            .reason
+            .contains("EffectiveCost is out of range")
+    );
 }
 
 #[tokio::test]

@@ -30,6 +30,10 @@ use crate::store::{DynStore, StoreError};
 
 /// At most this many rejections are listed (all are counted).
 pub const MAX_LISTED_REJECTIONS: usize = 1000;
+/// Largest cost a row may carry, in absolute value: far above any real line
+/// item, far below where the pack's month totals would overflow `Decimal`
+/// (a panic, a 500) over billions of rows.
+pub const MAX_COST: i64 = 1_000_000_000_000_000;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct RowRejection {
@@ -316,11 +320,20 @@ fn map_record(
             .map(|v| parse_decimal(v).ok_or_else(|| format!("{name} is not a decimal: {v:?}")))
             .transpose()
     };
+    let amount = |name: &str| -> Result<Decimal, String> {
+        let value = decimal(name)?.ok_or_else(|| format!("{name} is empty"))?;
+        if value.abs() > Decimal::from(MAX_COST) {
+            return Err(format!(
+                "{name} is out of range: at most {MAX_COST} in absolute value"
+            ));
+        }
+        Ok(value)
+    };
     let cost = |name: &str, billed: Decimal| -> Result<Decimal, String> {
         if !cols.has(name) {
             return Ok(billed);
         }
-        decimal(name)?.ok_or_else(|| format!("{name} is empty"))
+        amount(name)
     };
 
     let start = time("ChargePeriodStart")?.ok_or("ChargePeriodStart is empty")?;
@@ -328,7 +341,7 @@ fn map_record(
     if end < start {
         return Err("ChargePeriodEnd is before ChargePeriodStart".into());
     }
-    let billed = decimal("BilledCost")?.ok_or("BilledCost is empty")?;
+    let billed = amount("BilledCost")?;
     let currency = required("BillingCurrency")?;
     if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
         return Err(format!(
