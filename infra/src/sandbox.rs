@@ -261,6 +261,49 @@ async fn jira_create_issue(
                    "self": format!("http://{host}/rest/api/3/issue/{id}")}),
         )
     };
+    let mut extra = Map::new();
+    if let Some(key) = answer.get("key") {
+        extra.insert("issue_key".into(), key.clone());
+    }
+    shared.keep("jira", &method, &uri, &headers, body, status, extra);
+    (status, Json(answer)).into_response()
+}
+
+/// Enhanced JQL search, enough of it for a retry's lookup: the issues this
+/// sandbox created that carry the label in `labels = "…"`.
+async fn jira_search(
+    State(shared): Ctx,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = json_body(&body);
+    let (status, answer) = if !has_credential(&headers, "basic") {
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"errorMessages": ["You are not authenticated."], "errors": {}}),
+        )
+    } else {
+        let label = body["jql"]
+            .as_str()
+            .and_then(|jql| jql.split("labels = \"").nth(1))
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        let received = shared.received.lock().unwrap_or_else(|p| p.into_inner());
+        let issues: Vec<Value> = received
+            .iter()
+            .filter(|e| e["issue_key"].is_string())
+            .filter(|e| {
+                e["body"]["fields"]["labels"]
+                    .as_array()
+                    .is_some_and(|l| l.iter().any(|x| x == label.as_str()))
+            })
+            .map(|e| json!({"key": e["issue_key"]}))
+            .collect();
+        (StatusCode::OK, json!({"issues": issues, "isLast": true}))
+    };
     shared.keep("jira", &method, &uri, &headers, body, status, Map::new());
     (status, Json(answer)).into_response()
 }
@@ -469,6 +512,7 @@ pub async fn start() -> std::io::Result<Sandbox> {
         .route("/api/auth.test", post(slack_auth_test));
     let jira = Router::new()
         .route("/rest/api/3/issue", post(jira_create_issue))
+        .route("/rest/api/3/search/jql", post(jira_search))
         .route("/rest/api/3/myself", get(jira_myself));
     let github = Router::new().route(
         "/repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches",

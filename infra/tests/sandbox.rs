@@ -174,6 +174,36 @@ async fn sandbox_serves_every_test_call_and_shows_the_deliveries() {
     ] {
         assert!(!text.contains(fake), "{fake} in {text}");
     }
+
+    // A policy retry's lookup: Jira's search finds the issue by its delivery label.
+    let label = jira[0]["body"]["fields"]["labels"]
+        .as_array()
+        .and_then(|l| l.last())
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_owned();
+    assert!(label.starts_with("valdrix-delivery-"), "{label}");
+    let jira_url = &server.receivers[1].1;
+    let search = |label: String| {
+        http.post(format!("{jira_url}rest/api/3/search/jql"))
+            .basic_auth("sandbox@valdrix.local", Some("any"))
+            .json(&serde_json::json!({
+                "jql": format!("project = \"SBX\" AND labels = \"{label}\""),
+                "maxResults": 1, "fields": ["key"],
+            }))
+            .send()
+    };
+    let found: Value = search(label).await.unwrap().json().await.unwrap();
+    assert!(jira[0]["issue_key"].as_str().unwrap().starts_with("SBX-"));
+    assert_eq!(found["issues"][0]["key"], jira[0]["issue_key"], "{found}");
+    let none: Value = search("valdrix-delivery-0".into())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["isLast"], true);
+    assert_eq!(none["issues"], serde_json::json!([]), "{none}");
     drop(server);
 
     // A restart moves the receivers to new ports; the demo settings follow,

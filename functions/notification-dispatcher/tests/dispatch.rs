@@ -403,3 +403,63 @@ async fn an_events_targets_are_sent_side_by_side_by_a_trigger_and_by_the_sweep()
             .all(|d| d.status == DeliveryStatus::Delivered)
     );
 }
+
+/// Jira takes no idempotency key: when an attempt timed out after Jira had
+/// created the issue, the retry finds it by the delivery's label instead of
+/// opening a second one.
+#[tokio::test]
+async fn a_jira_retry_after_a_timeout_finds_the_issue_instead_of_opening_another() {
+    let w = world().await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/issue"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"id": "10001", "key": "OPS-1"}))
+                .set_delay(Duration::from_secs(4)),
+        )
+        .mount(&w.server)
+        .await;
+    let id = accept_block(&w).await;
+    let sender = NotifySender(w.state.clone());
+    let dead = StoreDeadLetters(w.state.store.clone());
+    let d = dispatcher(&w, &sender, &dead);
+    let now = chrono::Utc::now().timestamp();
+    assert_eq!(
+        d.process(&id, Channel::Jira, now).await.unwrap(),
+        Step::Retrying,
+        "the client gave up after 2 s"
+    );
+    let created = w.received("/rest/api/3/issue").await;
+    assert_eq!(created, 1, "Jira got the create (and made the issue)");
+
+    // Jira's search now finds the issue the timed-out attempt created.
+    let jira = deliveries(&w, &id)
+        .await
+        .into_iter()
+        .find(|d| d.channel == Channel::Jira)
+        .unwrap();
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"issues": [{"id": "10001", "key": "OPS-1"}], "isLast": true}),
+            ),
+        )
+        .mount(&w.server)
+        .await;
+    let due = jira.due_at.expect("a retry is due");
+    assert_eq!(
+        d.process(&id, Channel::Jira, due).await.unwrap(),
+        Step::Delivered
+    );
+    assert_eq!(w.received("/rest/api/3/issue").await, 1, "no second issue");
+    assert_eq!(w.received("/rest/api/3/search/jql").await, 1);
+    let jira = deliveries(&w, &id)
+        .await
+        .into_iter()
+        .find(|d| d.channel == Channel::Jira)
+        .unwrap();
+    assert_eq!(jira.status, DeliveryStatus::Delivered);
+    assert_eq!(jira.external_id.as_deref(), Some("OPS-1"));
+    assert_eq!(jira.attempts.len(), 2);
+}

@@ -187,6 +187,7 @@ pub fn test_notification(channel: Channel, tenant_id: &str, run_id: &str) -> Not
         severity: Some("info".into()),
         evidence_links: BTreeMap::new(),
         idempotency_key: run_id.to_owned(),
+        retry: false,
     }
 }
 

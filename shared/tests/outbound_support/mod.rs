@@ -71,6 +71,7 @@ pub fn notification() -> Notification {
             "https://app.valdrix.io/ops".to_string(),
         )]),
         idempotency_key: "msg_2f1c9a7e4b".into(),
+        retry: false,
     }
 }
 

@@ -35,10 +35,13 @@ pub async fn jira_create_issue(
                 "Jira project key is missing or malformed",
             ));
         }
-        let url = endpoint(
-            &parse_base(&target.base_url, "Jira base URL")?,
-            &["rest", "api", "3", "issue"],
-        )?;
+        let base = parse_base(&target.base_url, "Jira base URL")?;
+        if notification.retry
+            && let Some(found) = earlier_issue(client, target, &base, notification).await
+        {
+            return Ok(found);
+        }
+        let url = endpoint(&base, &["rest", "api", "3", "issue"])?;
         let body = issue_body(target, notification);
         let reply = call(client, target, Method::POST, &url, Some(body)).await?;
         if !reply.is_success() {
@@ -51,6 +54,53 @@ pub async fn jira_create_issue(
     }
     .await;
     settle(result, &secrets(target).each_ref().map(String::as_str))
+}
+
+/// The issue an earlier attempt created, found by its delivery label
+/// (`POST /rest/api/3/search/jql`). `None` when there is none, and also when
+/// the search fails: a duplicate issue is better than a lost one.
+async fn earlier_issue(
+    client: &Outbound,
+    target: &JiraTarget,
+    base: &url::Url,
+    n: &Notification,
+) -> Option<Delivery> {
+    let url = endpoint(base, &["rest", "api", "3", "search", "jql"]).ok()?;
+    let jql = format!(
+        "project = \"{}\" AND labels = \"{}\"",
+        target.project_key,
+        delivery_label(n)
+    );
+    let query = json!({"jql": jql, "maxResults": 1, "fields": ["key"]});
+    let reply = call(client, target, Method::POST, &url, Some(query))
+        .await
+        .ok()?;
+    if !reply.is_success() {
+        tracing::warn!(
+            status = reply.status,
+            "Jira search failed; creating the issue again"
+        );
+        return None;
+    }
+    let key = reply
+        .json()?
+        .get("issues")?
+        .get(0)?
+        .get("key")?
+        .as_str()?
+        .to_owned();
+    Some(reply.success(
+        "Jira already had the issue from an earlier attempt",
+        Some(key),
+    ))
+}
+
+/// A label only this delivery's issue carries: a hash of its idempotency key
+/// (event ids are the caller's, and labels allow few characters).
+fn delivery_label(n: &Notification) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(n.idempotency_key.as_bytes());
+    format!("valdrix-delivery-{}", hex::encode(&digest[..8]))
 }
 
 /// Passive check: `GET /rest/api/3/myself` answers 200 for valid credentials.
@@ -144,7 +194,8 @@ fn adf(n: &Notification) -> Value {
     json!({"type": "doc", "version": 1, "content": content})
 }
 
-/// `valdrix`, the event type, decision and severity as Jira labels.
+/// `valdrix`, the event type, decision and severity as Jira labels, and the
+/// delivery's own label (what a retry searches for).
 fn labels(n: &Notification) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let raw = [
@@ -158,6 +209,7 @@ fn labels(n: &Notification) -> Vec<String> {
             out.push(label);
         }
     }
+    out.push(delivery_label(n));
     out
 }
 

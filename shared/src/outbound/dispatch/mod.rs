@@ -54,6 +54,10 @@ pub struct Notification {
     pub evidence_links: BTreeMap<String, String>,
     /// Stable across retries: the `webhook-id`, so receivers can drop duplicates.
     pub idempotency_key: String,
+    /// An earlier attempt may have reached the target (it failed retryably:
+    /// a timeout, a 5xx). Jira, which takes no idempotency key, is searched
+    /// for the issue that attempt may have created before creating another.
+    pub retry: bool,
 }
 
 impl Notification {
@@ -175,6 +179,7 @@ mod tests {
                 })
                 .collect(),
             idempotency_key: "msg_1".into(),
+            retry: false,
         }
     }
 
