@@ -242,31 +242,21 @@ async fn jira_create_issue(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = json_body(&body);
-    let (status, answer) = if !has_credential(&headers, "basic") {
-        (
-            StatusCode::UNAUTHORIZED,
-            json!({"errorMessages": ["You are not authenticated."], "errors": {}}),
-        )
-    } else {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_owned();
+    jira_reply(&shared, &method, &uri, &headers, &body, |_| {
         let n = shared.next();
-        let host = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("127.0.0.1");
         let id = 10_000 + n;
-        (
-            StatusCode::CREATED,
-            json!({"id": id.to_string(), "key": format!("SBX-{n}"),
-                   "self": format!("http://{host}/rest/api/3/issue/{id}")}),
-        )
-    };
-    let mut extra = Map::new();
-    if let Some(key) = answer.get("key") {
-        extra.insert("issue_key".into(), key.clone());
-    }
-    shared.keep("jira", &method, &uri, &headers, body, status, extra);
-    (status, Json(answer)).into_response()
+        let key = format!("SBX-{n}");
+        let answer = json!({"id": id.to_string(), "key": key,
+                            "self": format!("http://{host}/rest/api/3/issue/{id}")});
+        // Kept beside the request, so the search below can find the issue.
+        let extra = Map::from_iter([("issue_key".to_owned(), Value::from(key))]);
+        (StatusCode::CREATED, answer, extra)
+    })
 }
 
 /// Enhanced JQL search, enough of it for a retry's lookup: the issues this
@@ -278,19 +268,12 @@ async fn jira_search(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = json_body(&body);
-    let (status, answer) = if !has_credential(&headers, "basic") {
-        (
-            StatusCode::UNAUTHORIZED,
-            json!({"errorMessages": ["You are not authenticated."], "errors": {}}),
-        )
-    } else {
+    jira_reply(&shared, &method, &uri, &headers, &body, |body| {
         let label = body["jql"]
             .as_str()
             .and_then(|jql| jql.split("labels = \"").nth(1))
             .and_then(|rest| rest.split('"').next())
-            .unwrap_or_default()
-            .to_owned();
+            .unwrap_or_default();
         let received = shared.received.lock().unwrap_or_else(|p| p.into_inner());
         let issues: Vec<Value> = received
             .iter()
@@ -298,13 +281,33 @@ async fn jira_search(
             .filter(|e| {
                 e["body"]["fields"]["labels"]
                     .as_array()
-                    .is_some_and(|l| l.iter().any(|x| x == label.as_str()))
+                    .is_some_and(|l| l.iter().any(|x| x == label))
             })
             .map(|e| json!({"key": e["issue_key"]}))
             .collect();
-        (StatusCode::OK, json!({"issues": issues, "isLast": true}))
+        let answer = json!({"issues": issues, "isLast": true});
+        (StatusCode::OK, answer, Map::new())
+    })
+}
+
+/// Jira's 401 without Basic credentials, else what `answer` makes of the JSON
+/// body (status, body, extra fields to keep); kept either way.
+fn jira_reply(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+    answer: impl FnOnce(&Value) -> (StatusCode, Value, Map<String, Value>),
+) -> Response {
+    let body = json_body(body);
+    let (status, answer, extra) = if has_credential(headers, "basic") {
+        answer(&body)
+    } else {
+        let refusal = json!({"errorMessages": ["You are not authenticated."], "errors": {}});
+        (StatusCode::UNAUTHORIZED, refusal, Map::new())
     };
-    shared.keep("jira", &method, &uri, &headers, body, status, Map::new());
+    shared.keep("jira", method, uri, headers, body, status, extra);
     (status, Json(answer)).into_response()
 }
 
