@@ -260,6 +260,11 @@ fn every_api_function_deploys_through_the_post_deploy_hook() {
             .as_str()
             .is_some()
     );
+    // The pack export's memory bound was measured with it (docs/benchmarks.md).
+    assert_eq!(
+        globals["Environment"]["Variables"]["MALLOC_ARENA_MAX"].as_str(),
+        Some("2")
+    );
     for (id, f) in functions(&template) {
         if id != "PostDeployHookFunction" {
             assert!(
