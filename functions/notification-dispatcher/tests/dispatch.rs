@@ -463,3 +463,57 @@ async fn a_jira_retry_after_a_timeout_finds_the_issue_instead_of_opening_another
     assert_eq!(jira.external_id.as_deref(), Some("OPS-1"));
     assert_eq!(jira.attempts.len(), 2);
 }
+
+/// A worker that dies after Jira created the issue records no attempt; the
+/// sweep's resend knows from the unrecorded claim to search first.
+#[tokio::test]
+async fn a_jira_resend_after_a_dead_worker_finds_the_issue_instead_of_opening_another() {
+    let w = world().await;
+    w.all_succeed().await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"issues": [{"id": "10001", "key": "OPS-1"}], "isLast": true}),
+            ),
+        )
+        .mount(&w.server)
+        .await;
+    let id = accept_block(&w).await;
+    let dead = StoreDeadLetters(w.state.store.clone());
+    let crashing = CrashAfterSend(NotifySender(w.state.clone()));
+    let now = chrono::Utc::now().timestamp();
+    let crashed = tokio::time::timeout(
+        Duration::from_secs(3),
+        dispatcher(&w, &crashing, &dead).process(&id, Channel::Jira, now),
+    )
+    .await;
+    assert!(crashed.is_err(), "the worker died after sending");
+    assert_eq!(w.received("/rest/api/3/issue").await, 1);
+    assert_eq!(
+        w.received("/rest/api/3/search/jql").await,
+        0,
+        "a first try does not search"
+    );
+
+    let sender = NotifySender(w.state.clone());
+    let swept = dispatcher(&w, &sender, &dead)
+        .sweep(now + 61)
+        .await
+        .unwrap();
+    assert!(
+        swept
+            .iter()
+            .any(|(e, c, s)| e == &id && *c == Channel::Jira && *s == Step::Delivered),
+        "{swept:?}"
+    );
+    assert_eq!(w.received("/rest/api/3/issue").await, 1, "no second issue");
+    assert_eq!(w.received("/rest/api/3/search/jql").await, 1);
+    let jira = deliveries(&w, &id)
+        .await
+        .into_iter()
+        .find(|d| d.channel == Channel::Jira)
+        .unwrap();
+    assert_eq!(jira.external_id.as_deref(), Some("OPS-1"));
+    assert_eq!((jira.claims, jira.attempts.len()), (2, 1));
+}

@@ -160,6 +160,7 @@ pub async fn accept(
             // A safety net: if no trigger picks it up, the sweep will.
             due_at: Some(now.timestamp() + due::SAFETY_NET_SECONDS),
             external_id: None,
+            claims: 0,
         };
         ops.push(WriteOp::Put {
             item: to_item(&pk, &delivery_sk(channel), 1, &delivery),

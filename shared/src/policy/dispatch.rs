@@ -101,6 +101,7 @@ impl Dispatcher<'_> {
         let old_due = delivery.clone();
         delivery.status = DeliveryStatus::InFlight;
         delivery.due_at = Some(now + CLAIM_SECONDS);
+        delivery.claims += 1;
         let claim = vec![
             WriteOp::Put {
                 item: to_item(&pk, &delivery_sk(channel), version + 1, &delivery),

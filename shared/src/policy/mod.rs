@@ -72,4 +72,64 @@ pub struct Delivery {
     pub due_at: Option<i64>,
     /// What the target returned for a delivered event (a Jira issue key, say).
     pub external_id: Option<String>,
+    /// Times a worker claimed it. A claim that left no attempt behind was a
+    /// worker that died, perhaps after sending (see [`Delivery::may_have_reached`]).
+    #[serde(default)]
+    pub claims: u32,
+}
+
+impl Delivery {
+    /// Whether an earlier try may have reached the target, as the current
+    /// claim's sender sees it: the last attempt failed retryably (a timeout,
+    /// a 5xx), or an earlier claim recorded no attempt at all.
+    pub fn may_have_reached(&self) -> bool {
+        let retryable = self
+            .attempts
+            .last()
+            .is_some_and(|a| a.outcome == "retryable_failure");
+        let unrecorded = self.claims.saturating_sub(1) as usize > self.attempts.len();
+        retryable || unrecorded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(claims: u32, outcomes: &[&str]) -> Delivery {
+        Delivery {
+            delivery_id: "e:jira".into(),
+            event_id: "e".into(),
+            tenant_id: "t".into(),
+            channel: Channel::Jira,
+            target: "OPS".into(),
+            status: DeliveryStatus::InFlight,
+            attempts: (1..)
+                .zip(outcomes)
+                .map(|(number, outcome)| Attempt {
+                    number,
+                    at: "2026-11-27T00:00:00Z".into(),
+                    outcome: (*outcome).into(),
+                    status_code: None,
+                    latency_ms: 0,
+                    detail: String::new(),
+                })
+                .collect(),
+            due_at: None,
+            external_id: None,
+            claims,
+        }
+    }
+
+    #[test]
+    fn an_earlier_try_may_have_reached_the_target() {
+        // The sender sees its own claim counted.
+        assert!(!delivery(1, &[]).may_have_reached(), "first try");
+        assert!(delivery(2, &["retryable_failure"]).may_have_reached());
+        assert!(!delivery(2, &["permanent_failure"]).may_have_reached());
+        assert!(delivery(2, &[]).may_have_reached(), "a worker died");
+        assert!(delivery(3, &["permanent_failure"]).may_have_reached());
+        // Stored before claims were counted: only the attempts say.
+        assert!(!delivery(0, &[]).may_have_reached());
+    }
 }

@@ -38,10 +38,7 @@ pub fn notification(event: &PolicyEvent, delivery: &Delivery) -> Notification {
             .into_iter()
             .collect::<BTreeMap<_, _>>(),
         idempotency_key: delivery.delivery_id.clone(),
-        retry: delivery
-            .attempts
-            .last()
-            .is_some_and(|a| a.outcome == "retryable_failure"),
+        retry: delivery.may_have_reached(),
     }
 }
 
