@@ -48,6 +48,14 @@ async fn deliveries(w: &FakeWorld, id: &str) -> Vec<Delivery> {
         .collect()
 }
 
+async fn delivery_to(w: &FakeWorld, id: &str, channel: Channel) -> Delivery {
+    deliveries(w, id)
+        .await
+        .into_iter()
+        .find(|d| d.channel == channel)
+        .unwrap()
+}
+
 fn dispatcher<'a>(
     w: &'a FakeWorld,
     sender: &'a dyn Sender,
@@ -189,11 +197,7 @@ async fn a_target_failing_twice_then_succeeding_is_delivered_exactly_once() {
             .iter()
             .all(|(e, c, s)| !(e == &id && *c == Channel::Webhook) || *s == Step::Skipped)
     );
-    let webhook = deliveries(&w, &id)
-        .await
-        .into_iter()
-        .find(|d| d.channel == Channel::Webhook)
-        .unwrap();
+    let webhook = delivery_to(&w, &id, Channel::Webhook).await;
     assert_eq!(webhook.status, DeliveryStatus::Delivered);
     let outcomes: Vec<&str> = webhook
         .attempts
@@ -235,11 +239,7 @@ async fn a_target_that_always_fails_ends_dead_with_every_attempt_recorded() {
     let mut now = start;
     let mut steps = vec![d.process(&id, Channel::GitlabCi, now).await.unwrap()];
     while *steps.last().unwrap() == Step::Retrying {
-        let delivery = deliveries(&w, &id)
-            .await
-            .into_iter()
-            .find(|d| d.channel == Channel::GitlabCi)
-            .unwrap();
+        let delivery = delivery_to(&w, &id, Channel::GitlabCi).await;
         let due = delivery.due_at.unwrap();
         assert!(due >= now + 7, "Retry-After was not honoured");
         now = due;
@@ -247,11 +247,7 @@ async fn a_target_that_always_fails_ends_dead_with_every_attempt_recorded() {
     }
     assert_eq!(steps.len() as u32, MAX_ATTEMPTS);
     assert_eq!(*steps.last().unwrap(), Step::Dead);
-    let gitlab = deliveries(&w, &id)
-        .await
-        .into_iter()
-        .find(|d| d.channel == Channel::GitlabCi)
-        .unwrap();
+    let gitlab = delivery_to(&w, &id, Channel::GitlabCi).await;
     assert_eq!(gitlab.status, DeliveryStatus::Dead);
     assert_eq!(gitlab.attempts.len() as u32, MAX_ATTEMPTS);
     assert!(gitlab.attempts.iter().all(|a| a.status_code == Some(429)));
@@ -279,6 +275,18 @@ impl Sender for CrashAfterSend {
     }
 }
 
+/// A worker that sends `channel`'s delivery for real and dies before recording it.
+async fn crash_after_sending(w: &FakeWorld, id: &str, channel: Channel, now: i64) {
+    let dead = StoreDeadLetters(w.state.store.clone());
+    let crashing = CrashAfterSend(NotifySender(w.state.clone()));
+    let crashed = tokio::time::timeout(
+        Duration::from_secs(3),
+        dispatcher(w, &crashing, &dead).process(id, channel, now),
+    )
+    .await;
+    assert!(crashed.is_err(), "the worker died after sending");
+}
+
 #[tokio::test]
 async fn a_crash_between_send_and_record_loses_nothing_and_duplicates_nothing_for_a_deduping_receiver()
  {
@@ -286,19 +294,9 @@ async fn a_crash_between_send_and_record_loses_nothing_and_duplicates_nothing_fo
     w.all_succeed().await;
     let id = accept_block(&w).await;
     let dead = StoreDeadLetters(w.state.store.clone());
-    let crashing = CrashAfterSend(NotifySender(w.state.clone()));
     let now = chrono::Utc::now().timestamp();
-    let crashed = tokio::time::timeout(
-        Duration::from_secs(3),
-        dispatcher(&w, &crashing, &dead).process(&id, Channel::Webhook, now),
-    )
-    .await;
-    assert!(crashed.is_err(), "the worker died mid-delivery");
-    let webhook = deliveries(&w, &id)
-        .await
-        .into_iter()
-        .find(|d| d.channel == Channel::Webhook)
-        .unwrap();
+    crash_after_sending(&w, &id, Channel::Webhook, now).await;
+    let webhook = delivery_to(&w, &id, Channel::Webhook).await;
     assert_eq!(webhook.status, DeliveryStatus::InFlight);
 
     // The claim lapses; the sweep takes the delivery over and finishes it.
@@ -311,11 +309,7 @@ async fn a_crash_between_send_and_record_loses_nothing_and_duplicates_nothing_fo
             .any(|(e, c, s)| e == &id && *c == Channel::Webhook && *s == Step::Delivered),
         "{swept:?}"
     );
-    let webhook = deliveries(&w, &id)
-        .await
-        .into_iter()
-        .find(|d| d.channel == Channel::Webhook)
-        .unwrap();
+    let webhook = delivery_to(&w, &id, Channel::Webhook).await;
     assert_eq!(webhook.status, DeliveryStatus::Delivered);
 
     // Two requests reached the receiver, both with the same webhook-id: a
@@ -433,11 +427,7 @@ async fn a_jira_retry_after_a_timeout_finds_the_issue_instead_of_opening_another
     assert_eq!(created, 1, "Jira got the create (and made the issue)");
 
     // Jira's search now finds the issue the timed-out attempt created.
-    let jira = deliveries(&w, &id)
-        .await
-        .into_iter()
-        .find(|d| d.channel == Channel::Jira)
-        .unwrap();
+    let jira = delivery_to(&w, &id, Channel::Jira).await;
     Mock::given(method("POST"))
         .and(path("/rest/api/3/search/jql"))
         .respond_with(
@@ -454,11 +444,7 @@ async fn a_jira_retry_after_a_timeout_finds_the_issue_instead_of_opening_another
     );
     assert_eq!(w.received("/rest/api/3/issue").await, 1, "no second issue");
     assert_eq!(w.received("/rest/api/3/search/jql").await, 1);
-    let jira = deliveries(&w, &id)
-        .await
-        .into_iter()
-        .find(|d| d.channel == Channel::Jira)
-        .unwrap();
+    let jira = delivery_to(&w, &id, Channel::Jira).await;
     assert_eq!(jira.status, DeliveryStatus::Delivered);
     assert_eq!(jira.external_id.as_deref(), Some("OPS-1"));
     assert_eq!(jira.attempts.len(), 2);
@@ -481,14 +467,8 @@ async fn a_jira_resend_after_a_dead_worker_finds_the_issue_instead_of_opening_an
         .await;
     let id = accept_block(&w).await;
     let dead = StoreDeadLetters(w.state.store.clone());
-    let crashing = CrashAfterSend(NotifySender(w.state.clone()));
     let now = chrono::Utc::now().timestamp();
-    let crashed = tokio::time::timeout(
-        Duration::from_secs(3),
-        dispatcher(&w, &crashing, &dead).process(&id, Channel::Jira, now),
-    )
-    .await;
-    assert!(crashed.is_err(), "the worker died after sending");
+    crash_after_sending(&w, &id, Channel::Jira, now).await;
     assert_eq!(w.received("/rest/api/3/issue").await, 1);
     assert_eq!(
         w.received("/rest/api/3/search/jql").await,
@@ -509,11 +489,7 @@ async fn a_jira_resend_after_a_dead_worker_finds_the_issue_instead_of_opening_an
     );
     assert_eq!(w.received("/rest/api/3/issue").await, 1, "no second issue");
     assert_eq!(w.received("/rest/api/3/search/jql").await, 1);
-    let jira = deliveries(&w, &id)
-        .await
-        .into_iter()
-        .find(|d| d.channel == Channel::Jira)
-        .unwrap();
+    let jira = delivery_to(&w, &id, Channel::Jira).await;
     assert_eq!(jira.external_id.as_deref(), Some("OPS-1"));
     assert_eq!((jira.claims, jira.attempts.len()), (2, 1));
 }
