@@ -398,6 +398,19 @@ async fn an_events_targets_are_sent_side_by_side_by_a_trigger_and_by_the_sweep()
     );
 }
 
+/// Jira's search answers with issue OPS-1 from now on.
+async fn jira_search_finds_ops_1(w: &FakeWorld) {
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"issues": [{"id": "10001", "key": "OPS-1"}], "isLast": true}),
+            ),
+        )
+        .mount(&w.server)
+        .await;
+}
+
 /// Jira takes no idempotency key: when an attempt timed out after Jira had
 /// created the issue, the retry finds it by the delivery's label instead of
 /// opening a second one.
@@ -428,15 +441,7 @@ async fn a_jira_retry_after_a_timeout_finds_the_issue_instead_of_opening_another
 
     // Jira's search now finds the issue the timed-out attempt created.
     let jira = delivery_to(&w, &id, Channel::Jira).await;
-    Mock::given(method("POST"))
-        .and(path("/rest/api/3/search/jql"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(
-                json!({"issues": [{"id": "10001", "key": "OPS-1"}], "isLast": true}),
-            ),
-        )
-        .mount(&w.server)
-        .await;
+    jira_search_finds_ops_1(&w).await;
     let due = jira.due_at.expect("a retry is due");
     assert_eq!(
         d.process(&id, Channel::Jira, due).await.unwrap(),
@@ -456,15 +461,7 @@ async fn a_jira_retry_after_a_timeout_finds_the_issue_instead_of_opening_another
 async fn a_jira_resend_after_a_dead_worker_finds_the_issue_instead_of_opening_another() {
     let w = world().await;
     w.all_succeed().await;
-    Mock::given(method("POST"))
-        .and(path("/rest/api/3/search/jql"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(
-                json!({"issues": [{"id": "10001", "key": "OPS-1"}], "isLast": true}),
-            ),
-        )
-        .mount(&w.server)
-        .await;
+    jira_search_finds_ops_1(&w).await;
     let id = accept_block(&w).await;
     let dead = StoreDeadLetters(w.state.store.clone());
     let now = chrono::Utc::now().timestamp();
