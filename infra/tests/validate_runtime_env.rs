@@ -200,5 +200,11 @@ fn usage_errors_exit_2() {
         &[],
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).1.contains("cannot read env file"));
+    assert!(
+        text(&out)
+            .1
+            .contains("cannot read env file /nonexistent/x.env: entity not found"),
+        "{}",
+        text(&out).1
+    );
 }

@@ -45,7 +45,8 @@ impl VarSet {
     pub fn from_dotenv_file(path: &Path) -> Result<Self, String> {
         let label = path.display().to_string();
         let file = std::fs::File::open(path)
-            .map_err(|_| format!("cannot read env file {label}: I/O error"))?;
+            // The kind ("entity not found", "permission denied") names no content.
+            .map_err(|e| format!("cannot read env file {label}: {}", e.kind()))?;
         Self::from_dotenv_reader(file, &label)
     }
 
@@ -241,6 +242,6 @@ mod tests {
         assert_eq!(vars.get("PATH"), None);
         assert_eq!(vars.get("EMPTY"), None);
         let missing = VarSet::from_dotenv_file(&dir.path().join("nope.env")).unwrap_err();
-        assert!(missing.contains("cannot read env file"));
+        assert!(missing.ends_with("nope.env: entity not found"), "{missing}");
     }
 }
