@@ -406,10 +406,7 @@ fn ms(d: Duration) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let starts: usize = std::env::var("BENCH_STARTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let starts: usize = common::env_or("BENCH_STARTS", 20);
     let release = common::release_dir();
     let work = common::temp_dir("bench-coldstart");
     let serve = Serve::start(&work.path().join("serve"), true, &[]);

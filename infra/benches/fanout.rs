@@ -164,16 +164,8 @@ fn summary(name: &str, runs: &[Value]) -> Value {
 
 #[tokio::main]
 async fn main() {
-    let reps: usize = std::env::var("BENCH_FANOUT_REPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
-    let delay = Duration::from_millis(
-        std::env::var("BENCH_TARGET_DELAY_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(300),
-    );
+    let reps: usize = common::env_or("BENCH_FANOUT_REPS", 5);
+    let delay = Duration::from_millis(common::env_or("BENCH_TARGET_DELAY_MS", 300));
     let work = common::temp_dir("bench-fanout");
     let store = common::sqlite_store(work.path()).await;
     let mut world = FakeWorld::new(store, Duration::from_secs(10)).await;

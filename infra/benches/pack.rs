@@ -25,21 +25,9 @@ use valdrix_shared::store::codec::to_item;
 use valdrix_shared::store::{Condition, WriteOp};
 use valdrix_shared::tenancy::{ChangeContext, Tier, create_tenant};
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Peak resident set (VmHWM) in KiB.
+/// This process's peak resident set (VmHWM) in KiB.
 fn peak_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    common::vm_hwm_kib(std::process::id()).unwrap_or(0)
 }
 
 fn reset_peak() {
@@ -108,8 +96,8 @@ fn row(tenant: &str, i: usize) -> LedgerRow {
 
 #[tokio::main]
 async fn main() {
-    let rows = env_usize("BENCH_ROWS", 1_000_000);
-    let ingest_rows = env_usize("BENCH_INGEST_ROWS", 100_000);
+    let rows = common::env_or("BENCH_ROWS", 1_000_000usize);
+    let ingest_rows = common::env_or("BENCH_INGEST_ROWS", 100_000usize);
     let work = common::temp_dir("bench-pack");
     let store = common::sqlite_store(work.path()).await;
     let state = valdrix_tests::state_with(store.clone());

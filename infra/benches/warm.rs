@@ -241,14 +241,8 @@ fn wrk(serve: &Serve, route: &Route, seconds: u64, script_dir: &std::path::Path)
 
 #[tokio::main]
 async fn main() {
-    let n: usize = std::env::var("BENCH_REQUESTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
-    let wrk_seconds: u64 = std::env::var("BENCH_WRK_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(15);
+    let n: usize = common::env_or("BENCH_REQUESTS", 10_000);
+    let wrk_seconds: u64 = common::env_or("BENCH_WRK_SECONDS", 15);
     let work = common::temp_dir("bench-warm");
     let serve = Serve::start(&work.path().join("serve"), true, &[]);
     let http = Client::builder().pool_max_idle_per_host(1).build().unwrap();

@@ -138,6 +138,14 @@ pub fn sorted(samples: &[f64]) -> Vec<f64> {
     s
 }
 
+/// `name` from the environment, parsed, or `default` when unset or unparsable.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Peak resident set (VmHWM) of a live process, in KiB.
 pub fn vm_hwm_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
