@@ -24,8 +24,22 @@ fn random_salt() -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// The development environment, and which secrets came from the data dir
+/// (generated here, so they may be shown) rather than from the operator.
+pub struct DevEnv {
+    pub vars: VarSet,
+    pub generated: Vec<&'static str>,
+}
+
+impl DevEnv {
+    /// True when `name`'s value was generated for development, not supplied.
+    pub fn is_generated(&self, name: &str) -> bool {
+        self.generated.contains(&name)
+    }
+}
+
 /// Process env, then the kept development values, then fresh ones (kept for next time).
-pub fn load(data_dir: &Path) -> Result<VarSet, String> {
+pub fn load(data_dir: &Path) -> Result<DevEnv, String> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", data_dir.display()))?;
     let path = data_dir.join(FILE);
@@ -36,6 +50,7 @@ pub fn load(data_dir: &Path) -> Result<VarSet, String> {
         VarSet::default()
     };
     let mut generated = Vec::new();
+    let mut from_data_dir = Vec::new();
     for (name, make) in [
         (SUPABASE_JWT_SECRET, random_hex as fn() -> String),
         (ENCRYPTION_KEY, random_hex),
@@ -43,7 +58,11 @@ pub fn load(data_dir: &Path) -> Result<VarSet, String> {
         (ADMIN_API_KEY, random_hex),
         (KDF_SALT, random_salt),
     ] {
-        if vars.get(name).is_none() && kept.get(name).is_none() {
+        if vars.get(name).is_some() {
+            continue;
+        }
+        from_data_dir.push(name);
+        if kept.get(name).is_none() {
             let value = make();
             kept.set(name, value.clone());
             generated.push((name, value));
@@ -60,7 +79,10 @@ pub fn load(data_dir: &Path) -> Result<VarSet, String> {
         let db = data_dir.join("valdrix.sqlite");
         vars.set(DATABASE_URL, format!("sqlite://{}", db.display()));
     }
-    Ok(vars)
+    Ok(DevEnv {
+        vars,
+        generated: from_data_dir,
+    })
 }
 
 fn append(path: &Path, values: &[(&str, String)]) -> Result<(), String> {

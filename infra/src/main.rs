@@ -2,6 +2,7 @@
 //! file only parses arguments and maps outcomes to exit codes.
 
 mod dev_env;
+mod http_front;
 mod ingest_costs;
 mod migrate;
 mod migrate_cmd;

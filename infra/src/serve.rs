@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use secrecy::ExposeSecret;
 use valdrix_shared::audit::Actor;
-use valdrix_shared::config::vars::{SLACK_BOT_TOKEN, VALDRIX_ALLOW_PRIVATE_OUTBOUND};
+use valdrix_shared::config::vars::{
+    ADMIN_API_KEY, SLACK_BOT_TOKEN, VALDRIX_ALLOW_PRIVATE_OUTBOUND,
+};
 use valdrix_shared::config::{self, RuntimeConfig};
 use valdrix_shared::notify::Integrations;
 use valdrix_shared::outbound::Timeouts;
@@ -51,7 +53,9 @@ pub async fn run(args: Args) -> ExitCode {
 async fn serve(args: Args) -> Result<(), String> {
     // One JSON line per request and per error on stderr, as each function logs in Lambda.
     valdrix_shared::telemetry::init();
-    let mut vars = crate::dev_env::load(&args.data_dir)?;
+    let dev = crate::dev_env::load(&args.data_dir)?;
+    let admin_key_generated = dev.is_generated(ADMIN_API_KEY);
+    let mut vars = dev.vars;
     let sandbox = match args.sandbox {
         false => None,
         true => {
@@ -112,17 +116,17 @@ async fn serve(args: Args) -> Result<(), String> {
         &state.config,
         &listener.local_addr().map_err(|e| e.to_string())?,
         sandbox.as_ref(),
+        admin_key_generated,
     );
     let mut app = routes::app(state);
     if let Some(sandbox) = &sandbox {
         app = app.merge(sandbox.router());
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| format!("server error: {e}"))
+    crate::http_front::serve(listener, app, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| format!("server error: {e}"))
 }
 
 /// The demo tenant (pro) and one user per role; safe to run at every start.
@@ -151,46 +155,79 @@ async fn seed_demo(state: &SharedState) -> Result<(), TenancyError> {
     Ok(())
 }
 
-fn print_banner(config: &RuntimeConfig, addr: &SocketAddr, sandbox: Option<&Sandbox>) {
+/// The banner's last line: everything above it is printed once serve is ready.
+pub const BANNER_END: &str = "  # stop with Ctrl-C";
+
+/// What `valdrix serve` prints. Secrets it generated for development may be
+/// shown; one the operator supplied is theirs: named, never shown.
+fn print_banner(
+    config: &RuntimeConfig,
+    addr: &SocketAddr,
+    sandbox: Option<&Sandbox>,
+    admin_key_generated: bool,
+) {
     let base = format!("http://{addr}");
+    let token = |user: &str| {
+        valdrix_shared::auth::mint_user_token(
+            config,
+            user,
+            &format!("{user}@demo.valdrix.local"),
+            chrono::Duration::days(7),
+        )
+    };
+    let admin_key = match &config.admin_api_key {
+        Some(key) if admin_key_generated => Some(key.expose_secret().to_owned()),
+        Some(_) => Some("\"$ADMIN_API_KEY\"".to_owned()),
+        None => None,
+    };
     println!(
         "valdrix serve: listening on {base} (environment {})",
         config.environment
     );
     println!("  curl {base}/health");
-    for (user, role) in DEMO_USERS {
-        let token = valdrix_shared::auth::mint_user_token(
-            config,
-            user,
-            &format!("{user}@demo.valdrix.local"),
-            chrono::Duration::days(7),
-        );
-        println!("  # {} of tenant {DEMO_TENANT}", role.as_str());
-        println!("  curl -H 'Authorization: Bearer {token}' {base}/api/v1/me");
+    println!(
+        "  # the variables of docs/production_env_checklist.md, section 6 ({} of tenant {DEMO_TENANT}):",
+        DEMO_USERS[0].1.as_str()
+    );
+    let mut exports = format!(
+        "  export VALDRIX_API={base} TENANT_ID={DEMO_TENANT} TOKEN={}",
+        token(DEMO_USERS[0].0)
+    );
+    if let Some(key) = &admin_key {
+        exports.push_str(&format!(" ADMIN_KEY={key}"));
     }
-    if let Some(key) = &config.admin_api_key {
-        println!("  # operator (admin key from the data dir's dev.env)");
+    println!("{exports}");
+    for (user, role) in DEMO_USERS {
+        println!("  # {} of tenant {DEMO_TENANT}", role.as_str());
         println!(
-            "  curl -H 'X-Admin-Key: {}' {base}/api/v1/admin/tenants/{DEMO_TENANT}",
-            key.expose_secret()
+            "  curl -H 'Authorization: Bearer {}' {base}/api/v1/me",
+            token(user)
         );
+    }
+    match admin_key {
+        Some(key) if admin_key_generated => {
+            println!("  # operator (admin key generated into the data dir's dev.env)");
+            println!("  curl -H 'X-Admin-Key: {key}' {base}/api/v1/admin/tenants/{DEMO_TENANT}");
+        }
+        Some(_) => {
+            println!("  # operator (the admin key is yours: ADMIN_API_KEY in this environment)");
+            println!(
+                "  curl -H \"X-Admin-Key: $ADMIN_API_KEY\" {base}/api/v1/admin/tenants/{DEMO_TENANT}"
+            );
+        }
+        None => {}
     }
     if let Some(sandbox) = sandbox {
         println!("  # sandbox: fake receivers on loopback; tenant {DEMO_TENANT} sends to them");
         for (name, url) in sandbox.urls() {
             println!("  #   {name:<8}{url}");
         }
-        let owner = valdrix_shared::auth::mint_user_token(
-            config,
-            DEMO_USERS[0].0,
-            &format!("{}@demo.valdrix.local", DEMO_USERS[0].0),
-            chrono::Duration::days(7),
-        );
         for test in ["test-slack", "test-jira", "test-workflow"] {
             println!(
-                "  curl -X POST -H 'Authorization: Bearer {owner}' {base}/api/v1/settings/notifications/{test}"
+                "  curl -X POST -H \"Authorization: Bearer $TOKEN\" {base}/api/v1/settings/notifications/{test}"
             );
         }
         println!("  curl {base}/_sandbox/received");
     }
+    println!("{BANNER_END}");
 }

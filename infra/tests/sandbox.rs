@@ -1,74 +1,14 @@
 //! `valdrix serve --sandbox` on a fresh data dir: the demo tenant's test calls
 //! all succeed against the fake receivers, which show what they received.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use serde_json::Value;
+use valdrix_tests::serve::ServeProcess;
 
-struct Server {
-    child: Child,
-    base: String,
-    /// The owner's token, from the sandbox's curl lines.
-    owner_token: String,
-    test_paths: Vec<String>,
-    receivers: Vec<(String, String)>,
+fn start(data_dir: &std::path::Path) -> ServeProcess {
+    ServeProcess::start(env!("CARGO_BIN_EXE_valdrix"), data_dir, &["--sandbox"], &[])
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data_dir: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_valdrix"))
-        .args(["serve", "--sandbox", "--port", "0", "--data-dir"])
-        .arg(data_dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start valdrix serve --sandbox");
-    let stdout = child.stdout.take().unwrap();
-    let mut base = None;
-    let mut owner_token = None;
-    let mut test_paths = Vec::new();
-    let mut receivers = Vec::new();
-    let mut in_sandbox = false;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("read banner");
-        let line = line.trim();
-        if let Some(rest) = line.strip_prefix("valdrix serve: listening on ") {
-            base = rest.split_whitespace().next().map(str::to_owned);
-        } else if line.starts_with("# sandbox:") {
-            in_sandbox = true;
-        } else if let (true, Some(rest)) = (in_sandbox, line.strip_prefix("#   ")) {
-            let mut parts = rest.split_whitespace();
-            receivers.push((
-                parts.next().unwrap().to_owned(),
-                parts.next().unwrap().to_owned(),
-            ));
-        } else if let Some(rest) = line.strip_prefix("curl -X POST -H 'Authorization: Bearer ") {
-            let (token, url) = rest.split_once("' ").unwrap();
-            owner_token = Some(token.to_owned());
-            test_paths.push(url.to_owned());
-        } else if line.starts_with("curl ") && line.ends_with("/_sandbox/received") {
-            break;
-        }
-    }
-    Server {
-        child,
-        base: base.expect("banner names the URL"),
-        owner_token: owner_token.expect("banner shows the test curl lines"),
-        test_paths,
-        receivers,
-    }
-}
-
-async fn received(http: &reqwest::Client, server: &Server, receiver: &str) -> Vec<Value> {
+async fn received(http: &reqwest::Client, server: &ServeProcess, receiver: &str) -> Vec<Value> {
     http.get(format!(
         "{}/_sandbox/received?receiver={receiver}",
         server.base
@@ -95,13 +35,13 @@ async fn sandbox_serves_every_test_call_and_shows_the_deliveries() {
             .iter()
             .all(|(_, url)| url.starts_with("http://127.0.0.1:"))
     );
-    assert_eq!(server.test_paths.len(), 3);
+    assert_eq!(server.test_urls.len(), 3);
 
     let mut run_ids = Vec::new();
-    for url in &server.test_paths {
+    for url in &server.test_urls {
         let res = http
             .post(url)
-            .bearer_auth(&server.owner_token)
+            .bearer_auth(server.token("owner"))
             .send()
             .await
             .unwrap();
@@ -210,13 +150,13 @@ async fn sandbox_serves_every_test_call_and_shows_the_deliveries() {
     // and the stored signing secret still verifies.
     let again = start(&dir.path().join(".valdrix"));
     let workflow = again
-        .test_paths
+        .test_urls
         .iter()
         .find(|p| p.ends_with("test-workflow"))
         .unwrap();
     let res = http
         .post(workflow)
-        .bearer_auth(&again.owner_token)
+        .bearer_auth(again.token("owner"))
         .send()
         .await
         .unwrap();

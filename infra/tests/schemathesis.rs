@@ -5,12 +5,10 @@
 //! or body fails the test with schemathesis' report. Settings and why:
 //! infra/schemathesis.toml and docs/testing.md.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 use serde_json::json;
+use valdrix_tests::serve::ServeProcess;
 
 /// Generated cases per operation and phase; keeps the run near a minute on
 /// two cores (the coverage phase adds its own fixed set on top).
@@ -19,21 +17,6 @@ const MAX_EXAMPLES: &str = "25";
 const SEED: &str = "20240917";
 /// The tenant infra/schemathesis.toml sends tier and membership changes to.
 const TARGET_TENANT: &str = "schemathesis";
-
-struct Server {
-    child: Child,
-    base: String,
-    owner_token: String,
-    admin_key: String,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn schemathesis() -> String {
     match std::env::var("VALDRIX_TEST_SCHEMATHESIS") {
@@ -50,59 +33,20 @@ fn repo_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
-/// Starts the server and reads the owner's token and the admin key from its banner.
-fn start(dir: &Path) -> Server {
-    let log = dir.join("serve.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_valdrix"))
-        .args(["serve", "--sandbox", "--port", "0", "--data-dir"])
-        .arg(dir.join(".valdrix"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .stdout(Stdio::piped())
-        .stderr(File::create(&log).expect("create the server log"))
-        .spawn()
-        .expect("start valdrix serve --sandbox");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (mut base, mut owner_token, mut admin_key) = (None, None, None);
-    let mut role = String::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.expect("read the banner");
-        let line = line.trim();
-        if let Some(rest) = line.strip_prefix("valdrix serve: listening on ") {
-            base = rest.split_whitespace().next().map(str::to_owned);
-        } else if let Some(rest) = line.strip_prefix("# ") {
-            role = rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-        } else if let Some(rest) = line.strip_prefix("curl -H 'Authorization: Bearer ")
-            && role == "owner"
-        {
-            owner_token = rest.split('\'').next().map(str::to_owned);
-        } else if let Some(rest) = line.strip_prefix("curl -H 'X-Admin-Key: ") {
-            admin_key = rest.split('\'').next().map(str::to_owned);
-        } else if line.ends_with("/_sandbox/received") {
-            break;
-        }
-    }
-    Server {
-        child,
-        base: base.expect("the banner names the URL"),
-        owner_token: owner_token.expect("the banner shows the owner's token"),
-        admin_key: admin_key.expect("the banner shows the admin key"),
-        log,
-    }
-}
-
 #[tokio::test]
 async fn the_api_answers_as_docs_openapi_yaml_says() {
     let st = schemathesis();
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path());
+    let server = ServeProcess::start(
+        env!("CARGO_BIN_EXE_valdrix"),
+        &dir.path().join(".valdrix"),
+        &["--sandbox"],
+        &[],
+    );
+    let admin_key = server.admin_key.clone().expect("a generated admin key");
     let created = reqwest::Client::new()
         .post(format!("{}/api/v1/admin/tenants", server.base))
-        .header("X-Admin-Key", &server.admin_key)
+        .header("X-Admin-Key", &admin_key)
         .json(&json!({"id": TARGET_TENANT, "name": "schemathesis target", "tier": "pro"}))
         .send()
         .await
@@ -119,16 +63,25 @@ async fn the_api_answers_as_docs_openapi_yaml_says() {
         .args(["--no-color", "run"])
         .arg(repo_file("docs/openapi.yaml"))
         .args(["--url", &server.base])
-        .args(["--seed", SEED, "--max-examples", MAX_EXAMPLES])
+        // Both generation modes: valid input must get a documented answer,
+        // and schema-violating input a 4xx (never a 2xx or 5xx).
+        .args([
+            "--mode",
+            "all",
+            "--seed",
+            SEED,
+            "--max-examples",
+            MAX_EXAMPLES,
+        ])
         // One worker: CPython 3.11 before 3.11.8 shares ast.parse's recursion
         // counter between threads (gh-106905), and hypothesis parses sources
         // while describing lambdas, so two workers fail at random with
         // "AST constructor recursion depth mismatch".
         .args(["--workers", "1", "--request-timeout", "30"])
         .arg("--header")
-        .arg(format!("Authorization: Bearer {}", server.owner_token))
+        .arg(format!("Authorization: Bearer {}", server.token("owner")))
         .arg("--header")
-        .arg(format!("X-Admin-Key: {}", server.admin_key))
+        .arg(format!("X-Admin-Key: {admin_key}"))
         .output()
         .await
         .unwrap_or_else(|e| panic!("run {st}: {e}"));
@@ -140,11 +93,7 @@ async fn the_api_answers_as_docs_openapi_yaml_says() {
     println!("{report}");
     println!("schemathesis took {:.0?}", started.elapsed());
     if !out.status.success() {
-        let log = std::fs::read_to_string(&server.log).unwrap_or_default();
-        let errors: Vec<&str> = log
-            .lines()
-            .filter(|l| l.contains("\"level\":\"ERROR\"") || l.contains("panicked"))
-            .collect();
+        let errors = server.error_lines();
         panic!(
             "schemathesis found answers that break docs/openapi.yaml ({}); fix the description \
              or the code (docs/testing.md). The server's error lines: {}",

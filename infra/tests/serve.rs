@@ -1,58 +1,11 @@
 //! `valdrix serve` on a fresh data dir: it starts with no set-up, and serves
 //! /health, the admin routes and /api/v1/me for each printed token.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use valdrix_tests::serve::ServeProcess;
 
-struct Server {
-    child: Child,
-    base: String,
-    tokens: Vec<(String, String)>,
-    admin_key: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data_dir: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_valdrix"))
-        .args(["serve", "--port", "0", "--data-dir"])
-        .arg(data_dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start valdrix serve");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let mut base = None;
-    let mut tokens = Vec::new();
-    let mut admin_key = None;
-    let mut role = String::new();
-    for line in lines.by_ref() {
-        let line = line.expect("read banner");
-        if let Some(rest) = line.strip_prefix("valdrix serve: listening on ") {
-            base = rest.split_whitespace().next().map(str::to_owned);
-        } else if let Some(r) = line.trim().strip_prefix("# ") {
-            role = r.split_whitespace().next().unwrap_or_default().to_owned();
-        } else if let Some(rest) = line.trim().strip_prefix("curl -H 'Authorization: Bearer ") {
-            tokens.push((role.clone(), rest.split('\'').next().unwrap().to_owned()));
-        } else if let Some(rest) = line.trim().strip_prefix("curl -H 'X-Admin-Key: ") {
-            admin_key = rest.split('\'').next().map(str::to_owned);
-            break;
-        }
-    }
-    Server {
-        child,
-        base: base.expect("banner names the URL"),
-        tokens,
-        admin_key: admin_key.expect("banner shows the admin curl line"),
-    }
+/// `valdrix serve` on `data_dir`, as a fresh clone runs it.
+fn start(data_dir: &std::path::Path) -> ServeProcess {
+    ServeProcess::start(env!("CARGO_BIN_EXE_valdrix"), data_dir, &[], &[])
 }
 
 #[tokio::test]
@@ -89,14 +42,14 @@ async fn fresh_clone_serves_health_admin_and_me_for_each_token() {
 
     let tenant = http
         .get(format!("{}/api/v1/admin/tenants/demo", server.base))
-        .header("X-Admin-Key", &server.admin_key)
+        .header("X-Admin-Key", server.admin_key.as_deref().unwrap())
         .send()
         .await
         .unwrap();
     assert_eq!(tenant.status(), 200);
     let created = http
         .post(format!("{}/api/v1/admin/tenants", server.base))
-        .header("X-Admin-Key", &server.admin_key)
+        .header("X-Admin-Key", server.admin_key.as_deref().unwrap())
         .json(&serde_json::json!({"id": "acme", "name": "Acme", "tier": "starter"}))
         .send()
         .await
@@ -136,7 +89,78 @@ async fn fresh_clone_serves_health_admin_and_me_for_each_token() {
     let again = start(&dir.path().join(".valdrix"));
     let res = http
         .get(format!("{}/api/v1/admin/tenants/acme", again.base))
-        .header("X-Admin-Key", &again.admin_key)
+        .header("X-Admin-Key", again.admin_key.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+/// An operator-supplied ADMIN_API_KEY is theirs: serve names where it is and
+/// never prints it; a key it generated for development may be shown.
+#[test]
+fn an_operator_supplied_admin_key_is_never_printed() {
+    const PLANTED: &str = "operator-admin-key-5f4e3d2c1b0a9988";
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join(".valdrix");
+    let server = ServeProcess::start(
+        env!("CARGO_BIN_EXE_valdrix"),
+        &data_dir,
+        &["--sandbox"],
+        &[("ADMIN_API_KEY", PLANTED)],
+    );
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    let everything = format!("{}{log}", server.banner);
+    assert!(
+        !everything.contains(PLANTED),
+        "the operator's key was printed:\n{everything}"
+    );
+    assert_eq!(server.admin_key, None);
+    assert_eq!(
+        server.exports["ADMIN_KEY"], "\"$ADMIN_API_KEY\"",
+        "{}",
+        server.banner
+    );
+    assert!(
+        server
+            .banner
+            .contains("curl -H \"X-Admin-Key: $ADMIN_API_KEY\""),
+        "the banner says where the key is:\n{}",
+        server.banner
+    );
+    // The other secrets were generated into dev.env; the operator's key was not.
+    let dev_env = std::fs::read_to_string(data_dir.join("dev.env")).unwrap();
+    assert!(!dev_env.contains("ADMIN_API_KEY"), "{dev_env}");
+    assert!(dev_env.contains("SUPABASE_JWT_SECRET="), "{dev_env}");
+}
+
+/// What the HTTP server answers before any route, as problem+json: a head
+/// over API Gateway's 10,240 bytes is a 431.
+#[tokio::test]
+async fn oversized_headers_are_a_431_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join(".valdrix"));
+    let http = reqwest::Client::new();
+    for path in ["/health", "/no/such/route"] {
+        let res = http
+            .get(format!("{}{path}", server.base))
+            .header("x-padding", "p".repeat(11_000))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 431, "{path}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["status"], 431, "{body}");
+    }
+    // Just under the limit is served.
+    let res = http
+        .get(format!("{}/health/live", server.base))
+        .header("x-padding", "p".repeat(9_000))
         .send()
         .await
         .unwrap();

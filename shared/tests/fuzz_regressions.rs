@@ -128,10 +128,15 @@ fn names_ending_in_a_number_are_refused() {
         );
     }
     for url in [
-        "https://example.com../",
         "https://1.example.com/",
         "https://a.0xg/",
+        "https://example.com./",
     ] {
         assert!(check_url(url, &policy).is_ok(), "{url}");
     }
+    // An empty label is no DNS name (issue 14: hosts DNS can never resolve).
+    assert!(matches!(
+        check_url("https://example.com../", &policy),
+        Err(Refusal::NotDnsName(_))
+    ));
 }

@@ -354,9 +354,43 @@ async fn wrong_type_is_422_naming_the_field_without_the_value() {
     assert_eq!(body["errors"][0]["field"], "limit", "{body}");
     assert_eq!(
         body["errors"][0]["message"],
-        "invalid type: string, expected u32"
+        "invalid type: string, expected a non-negative integer"
     );
     assert!(!reply.text().contains("xoxb-secret-token"));
+}
+
+/// serde's derive reads a struct from an array by position; a body is a JSON
+/// object at every depth, and a 422 speaks JSON, never a Rust type.
+#[tokio::test]
+async fn arrays_where_objects_are_documented_are_422_in_json_words() {
+    for (body, field) in [
+        (r#"["a", 1]"#, "body"),
+        ("[]", "body"),
+        ("null", "body"),
+        ("7", "body"),
+        (r#"{"channel":"a","limit":1,"nested":[true]}"#, "nested"),
+    ] {
+        let reply = send(&app(), post_json(Some("application/json"), body)).await;
+        let problem = reply.problem(422);
+        assert_eq!(problem["errors"][0]["field"], field, "{body}: {problem}");
+        let text = problem.to_string();
+        for rust in ["struct", "Settings", "Nested", "sequence", "elements"] {
+            assert!(!text.contains(rust), "{body}: {rust} in {text}");
+        }
+    }
+    let problem = send(
+        &app(),
+        post_json(
+            Some("application/json"),
+            r#"{"channel":"a","limit":1,"nested":[true]}"#,
+        ),
+    )
+    .await
+    .problem(422);
+    assert_eq!(
+        problem["errors"][0]["message"],
+        "invalid type: array, expected a JSON object"
+    );
 }
 
 #[tokio::test]

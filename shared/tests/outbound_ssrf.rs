@@ -139,7 +139,26 @@ fn scheme_and_credentials_rules() {
     ] {
         assert_eq!(check_url(url, &PROD), Err(Refusal::Credentials), "{url}");
     }
-    assert_eq!(check_url("not a url", &PROD), Err(Refusal::Malformed));
+    assert_eq!(check_url("not-a-url", &PROD), Err(Refusal::Malformed));
+    assert_eq!(
+        check_url("HTTPS://example.com/", &PROD),
+        Err(Refusal::Malformed)
+    );
+    assert_eq!(
+        check_url("https:example.com/", &PROD),
+        Err(Refusal::Malformed)
+    );
+    for invisible in [
+        "not a url",
+        "https://example.com/a\r\nX: 1",
+        "https://example.com/\tx",
+    ] {
+        assert_eq!(
+            check_url(invisible, &PROD),
+            Err(Refusal::Invisible),
+            "{invisible:?}"
+        );
+    }
 }
 
 #[test]

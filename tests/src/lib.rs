@@ -217,13 +217,17 @@ pub fn event_request(name: &str, replacements: &[(&str, &str)]) -> lambda_http::
 /// A user token as Supabase would issue it, signed with the test config's secret.
 pub fn user_token(sub: &str, email: &str) -> String {
     let now = chrono::Utc::now().timestamp();
-    let claims = serde_json::json!({
+    sign_claims(&serde_json::json!({
         "sub": sub, "email": email, "aud": "authenticated", "role": "authenticated",
         "iat": now, "exp": now + 600,
-    });
+    }))
+}
+
+/// Any claims, signed (HS256) with the test config's secret.
+pub fn sign_claims(claims: &serde_json::Value) -> String {
     jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
-        &claims,
+        claims,
         &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
     )
     .expect("sign test token")
@@ -444,6 +448,7 @@ impl FakeWorld {
 }
 
 mod focus_fixture;
+pub mod serve;
 pub use focus_fixture::{FOCUS_FIXTURE_HEADER, focus_csv, focus_line};
 
 pub fn moto_endpoint() -> String {

@@ -20,23 +20,20 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use http::header::{ACCEPT, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION};
-use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::json;
-use valdrix_shared::audit::{Actor, NewEvent, tenant_pk};
+use valdrix_shared::audit::{Actor, NewEvent};
 use valdrix_shared::auth::{AdminKey, Owner, require_tier, tier_name};
 use valdrix_shared::exports::{PackRequest, build_pack, options};
 use valdrix_shared::http::{ApiError, ApiJson, RequestId};
-use valdrix_shared::ledger::{CostWindow, PROVIDERS, Remediation, RemediationStatus};
+use valdrix_shared::ledger::{self, Remediation, RemediationInput};
 use valdrix_shared::objects::{
     DOWNLOAD_PATH, DynObjectStore, LocalDirStore, ObjectError, signing_key,
 };
 use valdrix_shared::state::SharedState;
-use valdrix_shared::store::codec::to_item;
-use valdrix_shared::store::{Condition, WriteOp};
-use valdrix_shared::tenancy::{self, Tier};
+use valdrix_shared::tenancy::Tier;
 
 pub const PACK_PATH: &str = "/api/v1/audit/compliance-pack";
 pub const REMEDIATIONS_PATH: &str = "/api/v1/admin/tenants/{tenant_id}/remediations";
@@ -288,174 +285,19 @@ fn safe_file(s: &str) -> String {
         .collect()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RemediationBody {
-    id: Option<String>,
-    action: String,
-    resource_id: String,
-    provider: String,
-    account_id: Option<String>,
-    region: Option<String>,
-    status: String,
-    estimated_monthly_savings: Decimal,
-    currency: Option<String>,
-    executed_at: Option<DateTime<Utc>>,
-    baseline: Option<CostWindow>,
-    measurement: Option<CostWindow>,
-    confidence_score: Option<Decimal>,
-}
-
-fn parse_status(s: &str) -> Result<RemediationStatus, ApiError> {
-    serde_json::from_value(json!(s)).map_err(|_| {
-        ApiError::invalid_field(
-            "status",
-            "must be one of proposed, pending, approved, executing, completed, failed, rejected",
-        )
-    })
-}
-
-/// Amounts are bounded far above any real figure and far below where the
-/// pack's savings sums and `× 30` would overflow `Decimal` (a panic, a 500).
-pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
-
-fn check_amount(field: &str, value: &Decimal) -> Result<(), ApiError> {
-    if value.abs() > Decimal::from(MAX_AMOUNT) {
-        return Err(ApiError::invalid_field(
-            field,
-            format!("must be at most {MAX_AMOUNT} in absolute value"),
-        ));
-    }
-    Ok(())
-}
-
-fn check_window(field: &str, w: &Option<CostWindow>) -> Result<(), ApiError> {
-    if let Some(w) = w {
-        check_amount(&format!("{field}.avg_daily_cost"), &w.avg_daily_cost)?;
-    }
-    match w {
-        Some(w) if w.start_date > w.end_date => Err(ApiError::invalid_field(
-            format!("{field}.start_date"),
-            "must be <= end_date",
-        )),
-        Some(w) if w.avg_daily_cost.is_sign_negative() => Err(ApiError::invalid_field(
-            format!("{field}.avg_daily_cost"),
-            "must not be negative",
-        )),
-        _ => Ok(()),
-    }
-}
-
 async fn put_remediation(
     State(state): State<SharedState>,
     _: AdminKey,
     request_id: RequestId,
     Path(tenant_id): Path<String>,
-    ApiJson(body): ApiJson<RemediationBody>,
+    ApiJson(body): ApiJson<RemediationInput>,
 ) -> Result<(StatusCode, axum::Json<Remediation>), ApiError> {
-    if tenancy::get_tenant(state.store.as_ref(), &tenant_id)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::NotFound(format!("tenant {tenant_id} not found")));
-    }
-    let status = parse_status(&body.status)?;
-    let provider = body.provider.trim().to_ascii_lowercase();
-    if !PROVIDERS.contains(&provider.as_str()) {
-        return Err(ApiError::invalid_field(
-            "provider",
-            format!("must be one of {}", PROVIDERS.join(", ")),
-        ));
-    }
-    let currency = body.currency.unwrap_or_else(|| "USD".into());
-    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(ApiError::invalid_field(
-            "currency",
-            "must be an ISO 4217 code",
-        ));
-    }
-    for (field, value) in [("action", &body.action), ("resource_id", &body.resource_id)] {
-        if value.trim().is_empty() || value.len() > 512 {
-            return Err(ApiError::invalid_field(
-                field,
-                "must be 1 to 512 characters",
-            ));
-        }
-    }
-    let id = body.id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    if id.is_empty()
-        || id.len() > 128
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    {
-        return Err(ApiError::invalid_field(
-            "id",
-            "must be 1 to 128 of A-Z a-z 0-9 - _ .",
-        ));
-    }
-    check_amount("estimated_monthly_savings", &body.estimated_monthly_savings)?;
-    check_window("baseline", &body.baseline)?;
-    check_window("measurement", &body.measurement)?;
-    if status == RemediationStatus::Completed && body.executed_at.is_none() {
-        return Err(ApiError::invalid_field(
-            "executed_at",
-            "is required when status is completed",
-        ));
-    }
-    let now = Utc::now();
-    let existing =
-        valdrix_shared::ledger::get_remediation(state.store.as_ref(), &tenant_id, &id).await?;
-    let record = Remediation {
-        id: id.clone(),
-        tenant_id: tenant_id.clone(),
-        action: body.action,
-        resource_id: body.resource_id,
-        provider,
-        account_id: body.account_id,
-        region: body.region,
-        status,
-        estimated_monthly_savings: body.estimated_monthly_savings,
-        currency,
-        executed_at: body.executed_at,
-        baseline: body.baseline,
-        measurement: body.measurement,
-        confidence_score: body.confidence_score,
-        created_at: existing.as_ref().map_or(now, |e| e.created_at),
-        updated_at: now,
-    };
-    let item = to_item(
-        &tenant_pk(&tenant_id),
-        &format!("REMEDIATION#{id}"),
-        1,
-        &record,
-    );
-    state
-        .audit
-        .append_with(
-            NewEvent {
-                tenant_id: tenant_id.clone(),
-                event_type: "remediation.recorded".into(),
-                actor: Actor::AdminKey,
-                request_id: Some(request_id.to_string()),
-                resource: Some(format!("remediation/{id}")),
-                success: true,
-                details: json!({"status": record.status, "provider": record.provider, "replaced": existing.is_some()}),
-            },
-            vec![WriteOp::Put {
-                item,
-                condition: Condition::None,
-            }],
-        )
-        .await
-        .map_err(|e| match e {
-            valdrix_shared::audit::AuditError::Store(s) => ApiError::from(s),
-            other => ApiError::internal(other),
-        })?;
-    let code = if existing.is_some() {
+    let recorded =
+        ledger::record(&state.audit, &tenant_id, body, Some(request_id.to_string())).await?;
+    let code = if recorded.replaced {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    Ok((code, axum::Json(record)))
+    Ok((code, axum::Json(recorded.remediation)))
 }

@@ -626,7 +626,7 @@ async fn remediation_amounts_are_bounded_so_the_savings_sums_cannot_overflow() {
     }
 
     // The largest amounts accepted, twice, still make a pack.
-    let max = compliance_export::MAX_AMOUNT.to_string();
+    let max = valdrix_shared::ledger::MAX_AMOUNT.to_string();
     for id in ["r-1", "r-2"] {
         let mut body = remediation(id, &max);
         body["baseline"] = window(&max);

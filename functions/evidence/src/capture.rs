@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use valdrix_shared::audit::{Actor, AuditLog};
 use valdrix_shared::auth::{AdminOrOwner, CurrentUser};
 use valdrix_shared::evidence::{CheckRecord, CheckStatus, Recorder};
-use valdrix_shared::http::{ApiError, RequestId, parse_json};
+use valdrix_shared::http::{ApiError, RequestId, optional_json};
 use valdrix_shared::idempotency::{self, Claim};
 use valdrix_shared::notify::{self, Channel, Target};
 use valdrix_shared::settings::{self, NotificationSettings};
@@ -37,26 +37,13 @@ fn yes() -> bool {
     true
 }
 
-/// The body is optional; when present it is a JSON object.
+/// The body is optional (none means every default); when sent, a JSON object.
 fn parse_options(headers: &HeaderMap, body: &Bytes) -> Result<Options, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(serde_json::from_value(json!({})).expect("defaults"));
-    }
-    let json_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-        });
-    if !json_type {
-        return Err(ApiError::UnsupportedMediaType(
-            "send the options as application/json, or no body".into(),
-        ));
-    }
     // The shared parser: its 422 names the field and never echoes a value.
-    let options: Options = parse_json(body)?;
+    let options: Options = match optional_json(headers, body)? {
+        Some(options) => options,
+        None => serde_json::from_value(json!({})).expect("defaults"),
+    };
     if !(options.include_slack || options.include_jira || options.include_workflow) {
         return Err(ApiError::invalid_field(
             "include_slack",

@@ -13,6 +13,7 @@ use valdrix_shared::evidence::{self, Filter};
 use valdrix_shared::http::ApiError;
 use valdrix_shared::state::SharedState;
 use valdrix_shared::store::Cursor;
+use valdrix_shared::validate;
 
 const BASE: &str = "/api/v1/settings/notifications/acceptance-evidence";
 
@@ -42,14 +43,21 @@ async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let limit = match params.limit.as_deref() {
         None => 50,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
+        Some(raw) => validate::digits(raw)
             .filter(|n| (1..=200).contains(n))
+            .map(|n| n as u32)
             .ok_or_else(|| {
                 ApiError::invalid_field("limit", "must be a whole number from 1 to 200")
             })?,
     };
+    if let Some(run_id) = &params.run_id
+        && !validate::uuid(run_id)
+    {
+        return Err(ApiError::invalid_field(
+            "run_id",
+            "must be a run id (a UUID)",
+        ));
+    }
     let cursor = params.cursor.as_deref().map(Cursor::decode).transpose()?;
     if let Some(c) = &params.channel
         && !CHANNELS.contains(&c.as_str())

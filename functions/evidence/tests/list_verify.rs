@@ -68,7 +68,7 @@ impl Fixture {
     async fn record_runs(&self, runs: usize) -> Vec<String> {
         let mut ids = Vec::new();
         for _ in 0..runs {
-            let run_id = unique("run");
+            let run_id = uuid::Uuid::new_v4().to_string();
             let rec = Recorder {
                 audit: &self.state.audit,
                 tenant_id: &self.tenant,

@@ -11,9 +11,10 @@ use valdrix_shared::audit::Actor;
 use valdrix_shared::auth::{AdminOrOwner, CurrentUser};
 use valdrix_shared::http::{ApiError, ApiJson, RequestId};
 use valdrix_shared::outbound::ssrf::Policy;
-use valdrix_shared::settings::{self, Saved, SettingsUpdate};
+use valdrix_shared::settings::{self, Precondition, SettingsUpdate, UpdateContext};
 use valdrix_shared::state::SharedState;
 use valdrix_shared::tenancy::ChangeContext;
+use valdrix_shared::validate;
 
 pub fn router(state: SharedState) -> Router {
     Router::new()
@@ -34,31 +35,31 @@ async fn read(State(state): State<SharedState>, user: CurrentUser) -> Result<Res
     Ok(with_etag(current.view(version), version))
 }
 
-/// The version the caller last read: `If-Match` or the body's `version`.
-fn expected_version(headers: &HeaderMap, body: Option<u64>) -> Result<Option<u64>, ApiError> {
-    let header = match headers.get(header::IF_MATCH) {
-        None => None,
-        Some(raw) => {
-            let text = raw
-                .to_str()
-                .unwrap_or_default()
-                .trim()
-                .trim_start_matches("W/")
-                .trim_matches('"');
-            Some(text.parse::<u64>().map_err(|_| {
-                ApiError::invalid_field(
-                    "If-Match",
-                    "must be the ETag of a previous read, e.g. \"3\"",
-                )
-            })?)
-        }
+/// `If-Match: "3"` (also `W/"3"` and a bare `3`): exactly the header's
+/// documented pattern, nothing a lenient parser would also take.
+fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(raw) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
     };
-    match (header, body) {
+    let version = raw.to_str().ok().and_then(validate::etag_version);
+    version.map(Some).ok_or_else(|| {
+        ApiError::invalid_field(
+            "If-Match",
+            "must be the ETag of a previous read, e.g. \"3\"",
+        )
+    })
+}
+
+/// The version the caller last read: `If-Match` or the body's `version`.
+fn precondition(headers: &HeaderMap, body: Option<u64>) -> Result<Precondition, ApiError> {
+    match (if_match(headers)?, body) {
         (Some(h), Some(b)) if h != b => Err(ApiError::invalid_field(
             "version",
             "disagrees with If-Match",
         )),
-        (h, b) => Ok(h.or(b)),
+        (Some(h), _) => Ok(Precondition::IfMatch(h)),
+        (None, Some(b)) => Ok(Precondition::BodyVersion(b)),
+        (None, None) => Ok(Precondition::None),
     }
 }
 
@@ -69,41 +70,26 @@ async fn update(
     headers: HeaderMap,
     ApiJson(body): ApiJson<SettingsUpdate>,
 ) -> Result<Response, ApiError> {
-    let expected = expected_version(&headers, body.version)?;
-    let (current, version) = settings::load(state.store.as_ref(), &user.tenant_id).await?;
-    if expected.is_some_and(|e| e != version) {
-        return Err(ApiError::Conflict(format!(
-            "settings changed since version {}; read them again (current version {version})",
-            expected.unwrap_or_default()
-        )));
-    }
-    let policy = Policy::from_config(&state.config);
-    let applied = settings::apply(
-        &current,
-        body,
-        user.tier,
-        &user.tenant_id,
-        &state.keys,
-        policy,
-    )?;
-    let ctx = ChangeContext {
+    let precondition = precondition(&headers, body.version)?;
+    let change = ChangeContext {
         actor: Actor::User {
             user_id: user.user_id.clone(),
             email: user.email.clone(),
         },
         request_id: Some(request_id.to_string()),
     };
-    let Saved::Ok { version } =
-        settings::save(&state.audit, &user.tenant_id, &applied, version, &ctx).await?
-    else {
-        return Err(ApiError::Conflict(
-            "settings changed concurrently; read them again".into(),
-        ));
+    let ctx = UpdateContext {
+        tenant_id: &user.tenant_id,
+        tier: user.tier,
+        keys: &state.keys,
+        policy: Policy::from_config(&state.config),
+        change: &change,
     };
-    let mut body = applied.settings.view(version);
-    if let Some(secret) = &applied.new_signing_secret {
+    let updated = settings::update(&state.audit, &ctx, body, precondition).await?;
+    let mut body = updated.settings.view(updated.version);
+    if let Some(secret) = &updated.new_signing_secret {
         // Shown once, in the answer that created or rotated it.
         body["workflow_webhook_signing_secret"] = secret.expose_secret().into();
     }
-    Ok(with_etag(body, version))
+    Ok(with_etag(body, updated.version))
 }

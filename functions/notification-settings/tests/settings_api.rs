@@ -353,7 +353,8 @@ async fn roles_tiers_and_completeness(store: DynStore) {
     );
 }
 
-async fn stale_versions_are_409_and_write_nothing(store: DynStore) {
+/// A stale `If-Match` is 412 (RFC 9110, 13.1.1); a stale body `version` 409.
+async fn stale_versions_are_412_or_409_and_write_nothing(store: DynStore) {
     let f = Fixture::new(store, Tier::Pro).await;
     assert_eq!(
         f.put(
@@ -372,7 +373,7 @@ async fn stale_versions_are_409_and_write_nothing(store: DynStore) {
             Some("\"0\""),
         )
         .await;
-    assert_eq!(status, 409);
+    assert_eq!(status, 412);
     let (status, _, _) = f
         .put(
             "owner",
@@ -443,6 +444,6 @@ on_both_backends!(
     bad_input_is_422_naming_each_field_and_changes_nothing,
     tenant_urls_are_ssrf_checked_at_put,
     roles_tiers_and_completeness,
-    stale_versions_are_409_and_write_nothing,
+    stale_versions_are_412_or_409_and_write_nothing,
     webhook_signing_secret_is_shown_once,
 );

@@ -18,14 +18,14 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 use valdrix_shared::audit::{Actor, NewEvent};
 use valdrix_shared::auth::{AdminOrOwner, CurrentUser, require_tier};
-use valdrix_shared::http::{ApiError, FieldError, RequestId, problem_with};
+use valdrix_shared::http::{ApiError, NoInput, RequestId, optional_json, problem_with};
 use valdrix_shared::notify::{self, Channel, Outcome, Target, TargetResult};
 use valdrix_shared::settings;
 use valdrix_shared::state::SharedState;
@@ -46,51 +46,50 @@ async fn test_slack(
     State(state): State<SharedState>,
     AdminOrOwner(user): AdminOrOwner,
     request_id: RequestId,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    run(&state, &user, &request_id, &body, Channel::Slack).await
+    run(&state, &user, &request_id, &headers, &body, Channel::Slack).await
 }
 
 async fn test_jira(
     State(state): State<SharedState>,
     AdminOrOwner(user): AdminOrOwner,
     request_id: RequestId,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    run(&state, &user, &request_id, &body, Channel::Jira).await
+    run(&state, &user, &request_id, &headers, &body, Channel::Jira).await
 }
 
 async fn test_workflow(
     State(state): State<SharedState>,
     AdminOrOwner(user): AdminOrOwner,
     request_id: RequestId,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    run(&state, &user, &request_id, &body, Channel::Workflow).await
-}
-
-/// The routes take no input: no body, or `{}`. Anything else is a 422.
-fn no_body(body: &[u8]) -> Result<(), ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(());
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) if map.is_empty() => Ok(()),
-        _ => Err(ApiError::Unprocessable {
-            detail: "this endpoint takes no request body: send none, or {}".into(),
-            errors: vec![FieldError::new("body", "must be empty or {}")],
-        }),
-    }
+    run(
+        &state,
+        &user,
+        &request_id,
+        &headers,
+        &body,
+        Channel::Workflow,
+    )
+    .await
 }
 
 async fn run(
     state: &SharedState,
     user: &CurrentUser,
     request_id: &RequestId,
+    headers: &HeaderMap,
     body: &[u8],
     channel: Channel,
 ) -> Result<Response, ApiError> {
-    no_body(body)?;
+    // The routes take no input: no body, or `{}`.
+    optional_json::<NoInput>(headers, body)?;
     if let Some((tier, feature)) = channel.required_tier() {
         require_tier(user, tier, feature)?;
     }
@@ -235,7 +234,7 @@ async fn record(
         .audit
         .append(NewEvent {
             tenant_id: user.tenant_id.clone(),
-            event_type: notify::TEST_EVENT_TYPE.into(),
+            event_type: notify::TEST_AUDIT_EVENT_TYPE.into(),
             actor: Actor::User {
                 user_id: user.user_id.clone(),
                 email: user.email.clone(),
@@ -247,20 +246,4 @@ async fn record(
         })
         .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_no_body_or_an_empty_object_is_accepted() {
-        for ok in [&b""[..], b"  \n", b"{}", b" { } "] {
-            assert!(no_body(ok).is_ok(), "{ok:?}");
-        }
-        for bad in [&b"[]"[..], b"null", b"{\"x\":1}", b"{", b"hello"] {
-            let err = no_body(bad).unwrap_err();
-            assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
-        }
-    }
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use url::Url;
 use valdrix_shared::audit::{Actor, AuditEvent};
 use valdrix_shared::http::layers;
-use valdrix_shared::notify::Integrations;
+use valdrix_shared::notify::{self, Integrations};
 use valdrix_shared::outbound::dispatch::Endpoints;
 use valdrix_shared::outbound::{Policy, Timeouts};
 use valdrix_shared::settings::{self, Saved, SettingsUpdate};
@@ -434,7 +434,18 @@ async fn happy_path(store: DynStore) {
         assert!(!body.contains(&f.owner_email), "{body}");
         assert!(!body.contains("admin@acme.example"), "{body}");
     }
+    // Every workflow target sees the documented event type
+    // (docs/integrations/workflow_automation.md), whatever its wire format.
+    let event_type = notify::test_event_type(notify::Channel::Workflow);
+    assert_eq!(event_type, "workflow.connectivity_test");
+    for path in [GITHUB_PATH, GITLAB_PATH, HOOK_PATH] {
+        let request = received.iter().find(|r| r.url.path() == path).unwrap();
+        let body = String::from_utf8_lossy(&request.body);
+        assert!(body.contains(event_type), "{path}: {body}");
+    }
     let hook = received.iter().find(|r| r.url.path() == HOOK_PATH).unwrap();
+    let hook_body: Value = serde_json::from_slice(&hook.body).unwrap();
+    assert_eq!(hook_body["type"], event_type);
     assert_eq!(
         hook.headers.get("webhook-id").unwrap().to_str().unwrap(),
         workflow.body["run_id"].as_str().unwrap()
@@ -745,9 +756,14 @@ async fn only_an_empty_body_or_empty_object_is_accepted() {
     let empty_object = post_with_body(&f, "slack", &f.owner, Some("{}")).await;
     assert_eq!(empty_object.status, 200, "{}", empty_object.body);
     assert_eq!(head_seq(&f).await, before + 1);
-    for bad in [r##"{"channel": "#elsewhere"}"##, "[]", "{"] {
+    for (bad, status) in [
+        (r##"{"channel": "#elsewhere"}"##, 422),
+        ("[]", 422),
+        ("{", 400),
+        ("  ", 400),
+    ] {
         let answer = post_unaudited(&f, "slack", &f.owner, Some(bad)).await;
-        assert_eq!(answer.status, 422, "{bad}: {}", answer.body);
+        assert_eq!(answer.status, status, "{bad:?}: {}", answer.body);
         assert!(is_problem(&answer));
     }
     assert_eq!(f.server.received_requests().await.unwrap().len(), 1);
@@ -810,4 +826,26 @@ async fn secrets_echoed_by_integrations_never_come_back() {
     );
     assert_no_secret_anywhere(&f, &answers).await;
     assert_chain_verifies(&f).await;
+}
+
+/// The event type a tenant's CI rule matches on is one name in the code, the
+/// integration guide and the API description.
+#[test]
+fn the_workflow_event_type_is_the_documented_one() {
+    let sent = notify::test_event_type(notify::Channel::Workflow);
+    for doc in [
+        "docs/integrations/workflow_automation.md",
+        "docs/openapi.yaml",
+    ] {
+        let path = format!("{}/../../{doc}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains(&format!("`{sent}`")),
+            "{doc} does not name {sent}"
+        );
+        assert!(
+            !text.contains("`notification.test` event"),
+            "{doc} names the audit type as the event"
+        );
+    }
 }

@@ -107,6 +107,11 @@ impl AuditLog {
         &self.redactor
     }
 
+    /// The store the chain lives in (a use case that writes with its event reads there too).
+    pub fn store(&self) -> &dyn crate::store::Store {
+        self.store.as_ref()
+    }
+
     /// Append one event to its tenant's chain.
     pub async fn append(&self, event: NewEvent) -> Result<AuditEvent, AuditError> {
         self.append_with(event, Vec::new()).await

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::config::RuntimeConfig;
 use crate::http::ApiError;
 
-/// Clock skew tolerated on `exp` and `nbf`.
+/// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECS: u64 = 30;
 /// The only audience Supabase issues to signed-in users.
 pub const AUDIENCE: &str = "authenticated";
@@ -29,6 +29,9 @@ pub struct UserClaims {
     #[serde(default)]
     pub email: Option<String>,
     pub exp: u64,
+    /// Issued-at; a token from the future (beyond [`LEEWAY_SECS`]) is refused.
+    #[serde(default)]
+    pub iat: Option<u64>,
     #[serde(default)]
     pub iss: Option<String>,
 }
@@ -78,6 +81,13 @@ pub fn verify_token(config: &RuntimeConfig, token: &str) -> Result<UserClaims, A
         || claims.sub.chars().any(char::is_control)
     {
         tracing::info!(reason = "bad_sub", "bearer token rejected");
+        return Err(ApiError::Unauthorized(INVALID_TOKEN.into()));
+    }
+    // jsonwebtoken checks exp and nbf, never iat: a token minted ahead of
+    // time (a forged or mis-clocked issuer) would otherwise live that long.
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+    if claims.iat.is_some_and(|iat| iat > now + LEEWAY_SECS) {
+        tracing::info!(reason = "issued_in_future", "bearer token rejected");
         return Err(ApiError::Unauthorized(INVALID_TOKEN.into()));
     }
     Ok(claims)

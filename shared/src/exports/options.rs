@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 
 use crate::ledger::{LedgerRange, PROVIDERS};
+use crate::validate;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionError {
@@ -125,54 +126,45 @@ pub fn parse(pairs: &[(String, String)], today: NaiveDate) -> Result<PackOptions
         if !KNOWN_PARAMS.contains(&k.as_str()) {
             return Err(OptionError::new(k, "is not a known parameter"));
         }
-        if q.insert(k.as_str(), v.trim()).is_some() {
+        if q.insert(k.as_str(), v.as_str()).is_some() {
             return Err(OptionError::new(k, "is given more than once"));
         }
     }
-    let get = |k: &str| q.get(k).copied().filter(|v| !v.is_empty());
+    // Exactly the forms docs/openapi.yaml allows: a parameter sent empty or
+    // with spaces is refused, not read as its default.
+    let get = |k: &str| q.get(k).copied();
     let boolean = |k: &str, default: bool| -> Result<bool, OptionError> {
-        match get(k).map(str::to_ascii_lowercase).as_deref() {
+        match get(k) {
             None => Ok(default),
-            Some("true" | "1" | "yes") => Ok(true),
-            Some("false" | "0" | "no") => Ok(false),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
             Some(_) => Err(OptionError::new(k, "must be true or false")),
         }
     };
     let int = |k: &str, default: u64, min: u64, max: u64| -> Result<u64, OptionError> {
         match get(k) {
             None => Ok(default),
-            Some(v) => match v.parse::<u64>() {
-                Ok(n) if (min..=max).contains(&n) => Ok(n),
-                _ => Err(OptionError::new(
-                    k,
-                    format!("must be an integer from {min} to {max}"),
-                )),
-            },
+            Some(v) => validate::digits(v)
+                .filter(|n| (min..=max).contains(n))
+                .ok_or_else(|| {
+                    OptionError::new(k, format!("must be an integer from {min} to {max}"))
+                }),
         }
     };
     let provider = |k: &str| -> Result<Option<String>, OptionError> {
-        match get(k).map(str::to_ascii_lowercase) {
+        match get(k) {
             None => Ok(None),
-            Some(p) if PROVIDERS.contains(&p.as_str()) => Ok(Some(p)),
-            Some(p) => Err(OptionError::new(
+            Some(p) if PROVIDERS.contains(&p) => Ok(Some(p.to_owned())),
+            Some(_) => Err(OptionError::new(
                 k,
-                format!(
-                    "unsupported provider '{p}'; use one of: {}",
-                    PROVIDERS.join(", ")
-                ),
+                format!("must be one of: {}", PROVIDERS.join(", ")),
             )),
         }
     };
     let date = |k: &str| -> Result<Option<NaiveDate>, OptionError> {
         get(k)
             .map(|v| {
-                NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                    .ok()
-                    .or_else(|| {
-                        DateTime::parse_from_rfc3339(v)
-                            .ok()
-                            .map(|t| t.with_timezone(&Utc).date_naive())
-                    })
+                validate::full_date(v)
                     .ok_or_else(|| OptionError::new(k, "must be a date (YYYY-MM-DD)"))
             })
             .transpose()
@@ -180,10 +172,10 @@ pub fn parse(pairs: &[(String, String)], today: NaiveDate) -> Result<PackOptions
     let datetime = |k: &str, end_of_day: bool| -> Result<Option<DateTime<Utc>>, OptionError> {
         get(k)
             .map(|v| {
-                if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-                    return Ok(t.with_timezone(&Utc));
+                if let Some(t) = validate::date_time(v) {
+                    return Ok(t);
                 }
-                let d = NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+                let d = validate::full_date(v).ok_or_else(|| {
                     OptionError::new(k, "must be a UTC date/time (RFC 3339) or a date")
                 })?;
                 let time = if end_of_day {

@@ -79,3 +79,43 @@ impl From<crate::policy::AcceptError> for ApiError {
         }
     }
 }
+
+impl From<crate::ledger::RecordError> for ApiError {
+    fn from(err: crate::ledger::RecordError) -> Self {
+        use crate::ledger::RecordError;
+        match err {
+            RecordError::Invalid(errors) => Self::Unprocessable {
+                detail: format!(
+                    "invalid remediation: {}",
+                    errors
+                        .iter()
+                        .map(|e| e.field.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                errors,
+            },
+            RecordError::UnknownTenant(id) => Self::NotFound(format!("tenant {id} not found")),
+            RecordError::Store(e) => e.into(),
+            RecordError::Audit(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::settings::UpdateError> for ApiError {
+    fn from(err: crate::settings::UpdateError) -> Self {
+        use crate::settings::UpdateError;
+        match err {
+            UpdateError::Rejected(r) => r.into(),
+            UpdateError::PreconditionFailed { .. } => Self::PreconditionFailed(format!(
+                "{err}; read them again and retry with the new ETag"
+            )),
+            UpdateError::Stale { .. } => Self::Conflict(format!("{err}; read them again")),
+            UpdateError::Busy => {
+                Self::Conflict("the settings kept changing concurrently; read them again".into())
+            }
+            UpdateError::Store(e) => e.into(),
+            UpdateError::Audit(e) => e.into(),
+        }
+    }
+}

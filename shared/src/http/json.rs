@@ -1,13 +1,14 @@
 //! `ApiJson<T>`: a JSON body extractor whose every rejection is an [`ApiError`].
 
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
 use http::header::CONTENT_TYPE;
-use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::problem::{ApiError, FieldError};
+use super::strict::Strict;
 
 /// A JSON request body (`Content-Type: application/json`, any parameters).
 /// 415 without that type, 413 over the body limit, 400 for malformed JSON,
@@ -41,6 +42,28 @@ where
     }
 }
 
+/// An optional JSON object body: none at all (zero bytes) is `None`; any
+/// other body must be `application/json` and parse like [`ApiJson`]'s.
+pub fn optional_json<T: DeserializeOwned>(
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<Option<T>, ApiError> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    if !is_json(headers.get(CONTENT_TYPE)) {
+        return Err(ApiError::UnsupportedMediaType(
+            "send the body as application/json, or none".into(),
+        ));
+    }
+    parse_json(body).map(Some)
+}
+
+/// The body of a route that takes no input: none, or `{}`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoInput {}
+
 impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
@@ -57,69 +80,77 @@ fn is_json(value: Option<&http::HeaderValue>) -> bool {
 
 /// A JSON body already read (e.g. an optional one) with [`ApiJson`]'s
 /// answers: syntax first (so a 400 says where, without echoing input), then
-/// shape (a 422 naming the field, quoted values dropped).
+/// the root must be an object (every request body is one; serde's derive
+/// would otherwise read a struct from an array, by position), then shape (a
+/// 422 naming the field, quoted values dropped, no Rust type named).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if let Err(e) = serde_json::from_slice::<IgnoredAny>(bytes) {
-        return Err(ApiError::BadRequest(if e.is_eof() {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::BadRequest(if e.is_eof() {
             "malformed JSON: unexpected end of input".into()
         } else {
             format!("malformed JSON at line {} column {}", e.line(), e.column())
-        }));
+        })
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::invalid_field("body", "must be a JSON object"));
     }
-    axum::Json::<T>::from_bytes(bytes)
-        .map(|axum::Json(v)| v)
-        .map_err(shape_error)
+    serde_path_to_error::deserialize(Strict(value)).map_err(shape_error)
 }
 
-fn shape_error(rejection: JsonRejection) -> ApiError {
-    let JsonRejection::JsonDataError(e) = rejection else {
-        // Syntax was checked above; anything else is unexpected.
-        return ApiError::BadRequest("malformed JSON".into());
+fn shape_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = match e.path().to_string() {
+        root if root == "." => String::new(),
+        path => path,
     };
-    // The source's text is serde_path_to_error's "<path>: <message>".
-    let text = std::error::Error::source(&e)
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    let (path, message) = split_path(strip_location(&text));
+    // Errors from a `Value` carry no line and column.
+    let text = e.inner().to_string();
+    let message = text.as_str();
     // A missing field's path is its parent's; an unknown field's is its own.
     let missing = message
         .strip_prefix("missing field `")
         .and_then(|rest| rest.split('`').next());
-    let field = match (missing, path) {
+    let field = match (missing, path.as_str()) {
         (Some(name), "") => name.to_owned(),
         (Some(name), parent) => format!("{parent}.{name}"),
         (None, "") => "body".to_owned(),
         (None, path) => path.to_owned(),
     };
-    let message = redact_values(message);
+    let message = plain_types(&redact_values(message));
     ApiError::Unprocessable {
         detail: format!("invalid request body: {field}: {message}"),
         errors: vec![FieldError::new(field, message)],
     }
 }
 
-fn strip_location(text: &str) -> &str {
-    match text.rfind(" at line ") {
-        Some(i) => &text[..i],
-        None => text,
+/// serde speaks Rust (`invalid type: sequence, expected struct CostWindow`,
+/// `expected u64`); say the same in JSON's words.
+fn plain_types(message: &str) -> String {
+    const UNSIGNED: [&str; 5] = ["u8", "u16", "u32", "u64", "usize"];
+    const SIGNED: [&str; 5] = ["i8", "i16", "i32", "i64", "isize"];
+    let (head, expected) = message.split_once(", expected ").unwrap_or((message, ""));
+    let head = head
+        .replace("sequence", "array")
+        .replace("unit value", "null")
+        .replace(": map", ": object");
+    let expected = if expected.starts_with("struct ") || expected == "a map" {
+        "a JSON object"
+    } else if expected.starts_with("enum ") {
+        "one of the documented values"
+    } else if expected == "a sequence" {
+        "an array"
+    } else if UNSIGNED.contains(&expected) {
+        "a non-negative integer"
+    } else if SIGNED.contains(&expected) {
+        "an integer"
+    } else if expected == "f32" || expected == "f64" {
+        "a number"
+    } else {
+        expected
+    };
+    match expected {
+        "" => head,
+        e => format!("{head}, expected {e}"),
     }
-}
-
-/// Splits "<path>: <message>". At the root there is no path, and the text
-/// starts with one of serde's own messages.
-fn split_path(text: &str) -> (&str, &str) {
-    const ROOT_MESSAGES: [&str; 6] = [
-        "missing field",
-        "unknown field",
-        "invalid type",
-        "invalid value",
-        "invalid length",
-        "unknown variant",
-    ];
-    if ROOT_MESSAGES.iter().any(|m| text.starts_with(m)) {
-        return ("", text);
-    }
-    text.split_once(": ").unwrap_or(("", text))
 }
 
 /// serde quotes offending string values (`invalid type: string "…"`); a

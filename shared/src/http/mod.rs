@@ -9,6 +9,7 @@ mod normalize;
 mod panic;
 mod problem;
 mod request_id;
+mod strict;
 mod trace;
 
 use axum::Router;
@@ -18,7 +19,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::config::RuntimeConfig;
 
-pub use json::{ApiJson, parse_json};
+pub use json::{ApiJson, NoInput, optional_json, parse_json};
 pub use problem::{
     ApiError, BODY_LIMIT_BYTES, FieldError, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, problem_with,
 };

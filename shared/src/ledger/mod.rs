@@ -14,15 +14,17 @@
 pub mod ingest;
 mod lines;
 mod model;
+pub mod remediation;
 mod repo;
 
 pub use model::{
     CostWindow, LedgerRow, Lifecycle, PROVIDERS, Remediation, RemediationStatus, Restatement,
     line_id, provider_key,
 };
+pub use remediation::{MAX_AMOUNT, RecordError, Recorded, RemediationInput, record};
 pub use repo::{
-    LedgerRange, Upserted, get_remediation, ledger_sk, list_remediations, put_remediation,
-    query_ledger, query_restatements, restatement_sk, upsert_row,
+    LedgerRange, Upserted, get_remediation, ledger_sk, list_remediations, query_ledger,
+    query_restatements, restatement_sk, upsert_row,
 };
 
 pub use rust_decimal::Decimal;

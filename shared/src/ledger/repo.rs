@@ -217,13 +217,15 @@ async fn query_records<T: serde::de::DeserializeOwned>(
     Ok((rows, page.next_cursor))
 }
 
-/// Create or replace a remediation record.
-pub async fn put_remediation(store: &dyn Store, record: &Remediation) -> Result<(), StoreError> {
+/// The write that creates or replaces a remediation record (in a transaction
+/// with its audit event).
+pub(crate) fn put_remediation_op(record: &Remediation) -> WriteOp {
     let pk = tenant_pk(&record.tenant_id);
     let sk = format!("{REMEDIATION_PREFIX}{}", record.id);
-    store
-        .put(to_item(&pk, &sk, 1, record), Condition::None)
-        .await
+    WriteOp::Put {
+        item: to_item(&pk, &sk, 1, record),
+        condition: Condition::None,
+    }
 }
 
 pub async fn get_remediation(

@@ -9,7 +9,7 @@
 //!   saying exactly what is missing;
 //! - [`send`]: one [`Notification`] to each target (concurrently), one
 //!   [`TargetResult`] each; [`passive_check`]: a check that sends no message;
-//! - [`test_notification`]: the clearly labelled `notification.test` event.
+//! - [`test_notification`]: the clearly labelled `<channel>.connectivity_test` event.
 
 mod resolve;
 mod send;
@@ -164,15 +164,28 @@ impl std::fmt::Display for TargetKind {
     }
 }
 
-/// The event type of connectivity tests.
-pub const TEST_EVENT_TYPE: &str = "notification.test";
+/// The audit event type of a test call (`POST …/test-slack|jira|workflow`).
+pub const TEST_AUDIT_EVENT_TYPE: &str = "notification.test";
+
+/// The event type a connectivity test carries to its receiver: what a
+/// tenant's CI rule or webhook handler matches on (`workflow.connectivity_test`
+/// as the system Valdrix replaces sent it, and as
+/// docs/integrations/workflow_automation.md documents it). Not the audit
+/// record's type ([`TEST_AUDIT_EVENT_TYPE`]).
+pub fn test_event_type(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Slack => "slack.connectivity_test",
+        Channel::Jira => "jira.connectivity_test",
+        Channel::Workflow => "workflow.connectivity_test",
+    }
+}
 
 /// The connectivity-test event for `channel`: clearly labelled, no user data
 /// (no email), `run_id` as its request id and idempotency key (so a webhook
 /// receiver sees it as `webhook-id`).
 pub fn test_notification(channel: Channel, tenant_id: &str, run_id: &str) -> Notification {
     Notification {
-        event_type: TEST_EVENT_TYPE.into(),
+        event_type: test_event_type(channel).into(),
         tenant_id: tenant_id.to_owned(),
         request_id: Some(run_id.to_owned()),
         title: format!("Valdrix connectivity test: {}", channel.label()),
@@ -218,7 +231,9 @@ mod tests {
     #[test]
     fn test_event_is_labelled_and_carries_the_run_id() {
         let n = test_notification(Channel::Jira, "acme", "run-1");
-        assert_eq!(n.event_type, "notification.test");
+        assert_eq!(n.event_type, "jira.connectivity_test");
+        let w = test_notification(Channel::Workflow, "acme", "run-1");
+        assert_eq!(w.event_type, "workflow.connectivity_test");
         assert!(n.title.starts_with("Valdrix connectivity test"));
         assert_eq!(n.request_id.as_deref(), Some("run-1"));
         assert_eq!(n.idempotency_key, "run-1");

@@ -84,7 +84,7 @@ impl PolicyEventInput {
                 )
             }),
         );
-        check("tenant_id", validate::length(&self.tenant_id, 1, 63));
+        check("tenant_id", validate::tenant_id(&self.tenant_id));
         let decision = match self.decision.as_str() {
             "block" => Some(Decision::Block),
             "escalate" => Some(Decision::Escalate),
@@ -98,17 +98,21 @@ impl PolicyEventInput {
                 Err("must be one of block, escalate, warn, allow".into()),
             );
         }
-        check("action", validate::length(self.action.trim(), 1, 200));
-        check(
-            "resource_id",
-            validate::length(self.resource_id.trim(), 1, 512),
-        );
+        check("action", validate::text(&self.action, 1, 200));
+        check("resource_id", validate::text(&self.resource_id, 1, 512));
         if let Some(t) = &self.resource_type {
-            check("resource_type", validate::length(t, 1, 128));
+            check("resource_type", validate::text(t, 1, 128));
         }
-        check("summary", validate::length(self.summary.trim(), 1, 2000));
+        check("summary", validate::lines(&self.summary, 1, 2000));
         if let Some(r) = &self.request_id {
-            check("request_id", validate::length(r, 1, 128));
+            check(
+                "request_id",
+                validate::length(r, 1, 128).and_then(|()| {
+                    validate::visible(r)
+                        .then_some(())
+                        .ok_or_else(|| "must not contain spaces or control characters".into())
+                }),
+            );
         }
         if let Some(s) = &self.severity
             && !SEVERITIES.contains(&s.as_str())
@@ -124,12 +128,14 @@ impl PolicyEventInput {
         }
         for (name, url) in &links {
             let field = format!("evidence_links.{name}");
-            check(&field, validate::length(name, 1, 64));
+            check(&field, validate::text(name, 1, 64));
             check(
                 &field,
-                ssrf::check_url(url, &ssrf::Policy::default())
-                    .map(drop)
-                    .map_err(|r| format!("must be a public https URL ({r})")),
+                validate::length(url, 1, 1024).and_then(|()| {
+                    ssrf::check_url(url, &ssrf::Policy::default())
+                        .map(drop)
+                        .map_err(|r| format!("must be a public https URL ({r})"))
+                }),
             );
         }
         match decision {

@@ -1,6 +1,8 @@
 //! Tenant notification settings: the stored record, the view every reader
 //! gets (secrets only as `has_*` flags), and the update rules of a PUT.
 
+pub mod fields;
+mod put;
 mod repo;
 mod rotate;
 mod update;
@@ -13,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use crate::crypto::{CryptoError, SecretBox};
 
+pub use put::{Precondition, UpdateContext, UpdateError, Updated, update};
 pub use repo::{SETTINGS_SK, Saved, load, save};
 pub use rotate::{RotationReport, rotate_all};
 pub use update::{Applied, Rejection, SettingsUpdate, apply};

@@ -5,7 +5,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 
-use super::{NotificationSettings, SecretField};
+use super::{NotificationSettings, SecretField, fields};
 use crate::crypto::SecretBox;
 use crate::outbound::ssrf;
 use crate::tenancy::Tier;
@@ -18,7 +18,7 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsUpdate {
     pub version: Option<u64>,
@@ -107,58 +107,121 @@ impl Checker {
     }
 }
 
-fn channel(v: &str) -> Result<(), String> {
-    validate::length(v, 1, 64)?;
-    let ok = match v.strip_prefix('#') {
-        Some(name) => {
-            !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        }
-        None => {
-            v.len() >= 9
-                && v.starts_with(['C', 'G', 'U'])
-                && v.chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-        }
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err("must be a channel id (C0123456789) or #channel-name".into())
-    }
-}
-
-fn project_key(v: &str) -> Result<(), String> {
-    let ok = (2..=32).contains(&v.len())
-        && v.starts_with(|c: char| c.is_ascii_uppercase())
-        && v.chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err("must be an uppercase Jira project key like OPS (2-32 of A-Z, 0-9, _)".into())
-    }
-}
-
-fn git_ref(v: &str) -> Result<(), String> {
-    validate::length(v, 1, 100)?;
-    if v.chars()
-        .any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c))
-        || v.contains("..")
-    {
-        return Err("must be a git branch or tag name".into());
-    }
-    Ok(())
-}
-
-fn secret(v: &SecretString) -> Result<(), String> {
-    validate::length(v.expose_secret(), 8, 1024)
-}
-
 fn flat(v: &Option<Option<String>>) -> Option<&str> {
     v.as_ref().and_then(|o| o.as_deref())
+}
+
+impl SettingsUpdate {
+    /// Each field on its own (shape, vendor rules, URLs): what needs no
+    /// stored record. A PUT is refused on these before its precondition.
+    pub fn check(&self, policy: ssrf::Policy) -> Result<(), Rejection> {
+        let mut c = Checker {
+            violations: Vec::new(),
+            policy,
+        };
+        c.check(
+            "slack_channel_override",
+            flat(&self.slack_channel_override),
+            fields::slack_channel,
+        );
+        c.url("jira_base_url", flat(&self.jira_base_url), 255);
+        c.check("jira_email", flat(&self.jira_email), validate::email);
+        c.check(
+            "jira_project_key",
+            flat(&self.jira_project_key),
+            fields::jira_project_key,
+        );
+        c.check(
+            "jira_issue_type",
+            self.jira_issue_type.as_deref(),
+            fields::jira_issue_type,
+        );
+        c.check(
+            "workflow_github_owner",
+            flat(&self.workflow_github_owner),
+            fields::github_owner,
+        );
+        c.check(
+            "workflow_github_repo",
+            flat(&self.workflow_github_repo),
+            fields::github_repo,
+        );
+        c.check(
+            "workflow_github_workflow_id",
+            flat(&self.workflow_github_workflow_id),
+            fields::github_workflow_id,
+        );
+        c.check(
+            "workflow_github_ref",
+            self.workflow_github_ref.as_deref(),
+            fields::git_ref,
+        );
+        c.url(
+            "workflow_gitlab_base_url",
+            self.workflow_gitlab_base_url.as_deref(),
+            255,
+        );
+        c.check(
+            "workflow_gitlab_project_id",
+            flat(&self.workflow_gitlab_project_id),
+            fields::gitlab_project,
+        );
+        c.check(
+            "workflow_gitlab_ref",
+            self.workflow_gitlab_ref.as_deref(),
+            fields::git_ref,
+        );
+        c.url(
+            "workflow_webhook_url",
+            flat(&self.workflow_webhook_url),
+            1024,
+        );
+
+        for (field, value, clear) in &self.secret_changes() {
+            if let Some(v) = value {
+                if clear == &Some(true) {
+                    c.violations.push(FieldViolation::new(
+                        field.name(),
+                        format!("provide {0} or clear_{0}: true, not both", field.name()),
+                    ));
+                } else if let Err(message) = fields::secret(v.expose_secret()) {
+                    c.violations
+                        .push(FieldViolation::new(field.name(), message));
+                }
+            }
+        }
+        if c.violations.is_empty() {
+            Ok(())
+        } else {
+            Err(Rejection::Invalid(c.violations))
+        }
+    }
+
+    /// Each secret's new value and clear flag.
+    fn secret_changes(&self) -> [(SecretField, Option<SecretString>, Option<bool>); 4] {
+        [
+            (
+                SecretField::JiraApiToken,
+                self.jira_api_token.clone(),
+                self.clear_jira_api_token,
+            ),
+            (
+                SecretField::GithubToken,
+                self.workflow_github_token.clone(),
+                self.clear_workflow_github_token,
+            ),
+            (
+                SecretField::GitlabTriggerToken,
+                self.workflow_gitlab_trigger_token.clone(),
+                self.clear_workflow_gitlab_trigger_token,
+            ),
+            (
+                SecretField::WebhookBearerToken,
+                self.workflow_webhook_bearer_token.clone(),
+                self.clear_workflow_webhook_bearer_token,
+            ),
+        ]
+    }
 }
 
 /// Check and merge `update` into `current` for a tenant on `tier`.
@@ -170,114 +233,8 @@ pub fn apply(
     keys: &SecretBox,
     policy: ssrf::Policy,
 ) -> Result<Applied, Rejection> {
-    let mut c = Checker {
-        violations: Vec::new(),
-        policy,
-    };
-    c.check(
-        "slack_channel_override",
-        flat(&update.slack_channel_override),
-        channel,
-    );
-    c.url("jira_base_url", flat(&update.jira_base_url), 255);
-    c.check("jira_email", flat(&update.jira_email), validate::email);
-    c.check(
-        "jira_project_key",
-        flat(&update.jira_project_key),
-        project_key,
-    );
-    c.check("jira_issue_type", update.jira_issue_type.as_deref(), |v| {
-        validate::length(v.trim(), 1, 64)
-    });
-    let github_name = |v: &str| {
-        validate::length(v, 1, 100)?;
-        validate::charset(v, "-._", "letters, digits, '-', '.' or '_'")
-    };
-    c.check(
-        "workflow_github_owner",
-        flat(&update.workflow_github_owner),
-        github_name,
-    );
-    c.check(
-        "workflow_github_repo",
-        flat(&update.workflow_github_repo),
-        github_name,
-    );
-    c.check(
-        "workflow_github_workflow_id",
-        flat(&update.workflow_github_workflow_id),
-        |v| {
-            validate::length(v, 1, 200)?;
-            validate::charset(v, "-._", "a workflow file name (deploy.yml) or numeric id")
-        },
-    );
-    c.check(
-        "workflow_github_ref",
-        update.workflow_github_ref.as_deref(),
-        git_ref,
-    );
-    c.url(
-        "workflow_gitlab_base_url",
-        update.workflow_gitlab_base_url.as_deref(),
-        255,
-    );
-    c.check(
-        "workflow_gitlab_project_id",
-        flat(&update.workflow_gitlab_project_id),
-        |v| {
-            validate::length(v, 1, 128)?;
-            validate::charset(v, "-._/", "a numeric id or namespace/project path")
-        },
-    );
-    c.check(
-        "workflow_gitlab_ref",
-        update.workflow_gitlab_ref.as_deref(),
-        git_ref,
-    );
-    c.url(
-        "workflow_webhook_url",
-        flat(&update.workflow_webhook_url),
-        1024,
-    );
-
-    let secret_changes = [
-        (
-            SecretField::JiraApiToken,
-            &update.jira_api_token,
-            update.clear_jira_api_token,
-        ),
-        (
-            SecretField::GithubToken,
-            &update.workflow_github_token,
-            update.clear_workflow_github_token,
-        ),
-        (
-            SecretField::GitlabTriggerToken,
-            &update.workflow_gitlab_trigger_token,
-            update.clear_workflow_gitlab_trigger_token,
-        ),
-        (
-            SecretField::WebhookBearerToken,
-            &update.workflow_webhook_bearer_token,
-            update.clear_workflow_webhook_bearer_token,
-        ),
-    ];
-    for (field, value, clear) in &secret_changes {
-        if let Some(v) = value {
-            if clear == &Some(true) {
-                c.violations.push(FieldViolation::new(
-                    field.name(),
-                    format!("provide {0} or clear_{0}: true, not both", field.name()),
-                ));
-            } else if let Err(message) = secret(v) {
-                c.violations
-                    .push(FieldViolation::new(field.name(), message));
-            }
-        }
-    }
-    if !c.violations.is_empty() {
-        return Err(Rejection::Invalid(c.violations));
-    }
+    update.check(policy)?;
+    let secret_changes = update.secret_changes();
 
     let mut next = current.clone();
     let mut changed = Vec::new();
@@ -319,7 +276,7 @@ pub fn apply(
         let name = field.name();
         if let Some(v) = value {
             next.secrets
-                .insert(name.into(), keys.seal(tenant_id, name, v));
+                .insert(name.into(), keys.seal(tenant_id, name, &v));
             changed.push(name.into());
         } else if clear == Some(true) && next.secrets.remove(name).is_some() {
             changed.push(name.into());

@@ -17,7 +17,13 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("cursor serializes"))
     }
 
+    /// Longest cursor text taken (docs/openapi.yaml says the same).
+    pub const MAX_LEN: usize = 1024;
+
     pub fn decode(text: &str) -> Result<Self, StoreError> {
+        if text.len() > Self::MAX_LEN {
+            return Err(StoreError::InvalidCursor);
+        }
         let bytes = URL_SAFE_NO_PAD
             .decode(text)
             .map_err(|_| StoreError::InvalidCursor)?;

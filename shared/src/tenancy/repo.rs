@@ -63,28 +63,13 @@ fn invalid(field: &'static str, message: impl Into<String>) -> TenancyError {
     }
 }
 
-/// Tenant ids: 2–63 of lowercase letters, digits and `-`, starting alphanumeric.
+/// Tenant ids: see [`crate::validate::tenant_id`].
 pub fn check_tenant_id(id: &str) -> Result<(), TenancyError> {
-    let ok = (2..=63).contains(&id.len())
-        && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(
-            "id",
-            "must be 2-63 lowercase letters, digits or '-', starting with a letter or digit",
-        ))
-    }
+    crate::validate::tenant_id(id).map_err(|m| invalid("id", m))
 }
 
 fn check_user_id(user_id: &str) -> Result<(), TenancyError> {
-    if user_id.is_empty() || user_id.len() > 128 || user_id.chars().any(char::is_control) {
-        return Err(invalid("user_id", "must be 1-128 printable characters"));
-    }
-    Ok(())
+    crate::validate::text(user_id, 1, 128).map_err(|m| invalid("user_id", m))
 }
 
 fn check_email(email: &str) -> Result<(), TenancyError> {
@@ -174,10 +159,8 @@ pub async fn create_tenant(
         }
         None => format!("t-{}", uuid::Uuid::new_v4().simple()),
     };
+    crate::validate::text(name, 1, 200).map_err(|m| invalid("name", m))?;
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(invalid("name", "must be 1-200 characters"));
-    }
     let tenant = Tenant {
         id: id.clone(),
         name: name.to_owned(),

@@ -46,8 +46,14 @@ impl Policy {
 /// never the path or query (tenant URLs often carry tokens there).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("not a valid absolute URL")]
+    #[error("not a valid absolute URL starting https://")]
     Malformed,
+    #[error("URL must not contain spaces or control characters")]
+    Invisible,
+    #[error(
+        "host `{0}` is not a name DNS can hold (labels of 1-63 characters, at most 253 in all)"
+    )]
+    NotDnsName(String),
     #[error("scheme `{0}` is not allowed: use https")]
     Scheme(String),
     #[error("URL must not carry credentials")]
@@ -73,10 +79,19 @@ impl Refusal {
     }
 }
 
-/// Parses `url` and runs the static checks on it.
+/// Parses `url` and runs the static checks on it. Judged on the text as sent
+/// too: the parser silently drops tabs and line breaks, and what is stored and
+/// shown must be what is called.
 pub fn check_url(url: &str, policy: &Policy) -> Result<Url, Refusal> {
+    if !crate::validate::visible(url) {
+        return Err(Refusal::Invisible);
+    }
     let parsed = Url::parse(url).map_err(|_| Refusal::Malformed)?;
     check_parsed(&parsed, policy)?;
+    // The parser also reads `HTTPS:host` and `https:/host` as https URLs.
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(Refusal::Malformed);
+    }
     Ok(parsed)
 }
 
@@ -96,7 +111,30 @@ pub fn check_parsed(url: &Url, policy: &Policy) -> Result<(), Refusal> {
         None => Err(Refusal::NoHost),
         Some(Host::Ipv4(ip)) => check_ip(ip.into(), policy),
         Some(Host::Ipv6(ip)) => check_ip(ip.into(), policy),
-        Some(Host::Domain(name)) => check_name(name, policy),
+        Some(Host::Domain(name)) => {
+            check_name(name, policy)?;
+            check_dns_lengths(name)
+        }
+    }
+}
+
+/// RFC 1035: labels of 1-63 octets, at most 253 in all (without the root's
+/// dot). The parser has already turned the name into ASCII (punycode).
+fn check_dns_lengths(name: &str) -> Result<(), Refusal> {
+    let bare = name.strip_suffix('.').unwrap_or(name);
+    let fits = bare.len() <= 253 && bare.split('.').all(|l| (1..=63).contains(&l.len()));
+    if fits {
+        Ok(())
+    } else {
+        Err(Refusal::NotDnsName(truncate(name)))
+    }
+}
+
+/// A refused host is named in the answer; a huge one only by its start.
+fn truncate(name: &str) -> String {
+    match name.char_indices().nth(64) {
+        Some((i, _)) => format!("{}…", &name[..i]),
+        None => name.to_owned(),
     }
 }
 
