@@ -5,6 +5,15 @@ use super::ApiError;
 use crate::audit::AuditError;
 use crate::tenancy::TenancyError;
 
+/// A 422 naming every invalid field of `what`.
+fn unprocessable(what: &str, errors: Vec<crate::validate::FieldViolation>) -> ApiError {
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    ApiError::Unprocessable {
+        detail: format!("invalid {what}: {}", fields.join(", ")),
+        errors,
+    }
+}
+
 impl From<AuditError> for ApiError {
     fn from(err: AuditError) -> Self {
         match err {
@@ -36,17 +45,7 @@ impl From<crate::settings::Rejection> for ApiError {
     fn from(rejection: crate::settings::Rejection) -> Self {
         use crate::settings::Rejection;
         match rejection {
-            Rejection::Invalid(errors) => Self::Unprocessable {
-                detail: format!(
-                    "invalid settings: {}",
-                    errors
-                        .iter()
-                        .map(|e| e.field.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                errors,
-            },
+            Rejection::Invalid(errors) => unprocessable("settings", errors),
             Rejection::Tier { feature, tier } => Self::Forbidden(format!(
                 "feature '{feature}' requires the pro tier or higher (current tier: {})",
                 tier.as_str()
@@ -59,17 +58,7 @@ impl From<crate::policy::AcceptError> for ApiError {
     fn from(err: crate::policy::AcceptError) -> Self {
         use crate::policy::AcceptError;
         match err {
-            AcceptError::Invalid(errors) => Self::Unprocessable {
-                detail: format!(
-                    "invalid policy event: {}",
-                    errors
-                        .iter()
-                        .map(|e| e.field.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                errors,
-            },
+            AcceptError::Invalid(errors) => unprocessable("policy event", errors),
             AcceptError::UnknownTenant(id) => Self::NotFound(format!("tenant {id} not found")),
             AcceptError::Conflict(id) => Self::Conflict(format!(
                 "event_id {id} was already accepted with a different body"
@@ -84,17 +73,7 @@ impl From<crate::ledger::RecordError> for ApiError {
     fn from(err: crate::ledger::RecordError) -> Self {
         use crate::ledger::RecordError;
         match err {
-            RecordError::Invalid(errors) => Self::Unprocessable {
-                detail: format!(
-                    "invalid remediation: {}",
-                    errors
-                        .iter()
-                        .map(|e| e.field.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                errors,
-            },
+            RecordError::Invalid(errors) => unprocessable("remediation", errors),
             RecordError::UnknownTenant(id) => Self::NotFound(format!("tenant {id} not found")),
             RecordError::Store(e) => e.into(),
             RecordError::Audit(e) => e.into(),
