@@ -1,5 +1,5 @@
 //! The FOCUS cost-file parser of the streaming ingest
-//! (`ledger::ingest::parse_all`, `parse_time`, `parse_decimal`).
+//! (`ledger::ingest::parse_all`, `focus::parse_time`, `focus::parse_decimal`).
 //!
 //! Input: the bytes of a cost file (any header order, plain or gzip); short
 //! inputs are also fed to `parse_time` and `parse_decimal` directly. Asserts:
@@ -20,8 +20,9 @@ use std::str::FromStr;
 use chrono::{DateTime, TimeZone, Timelike, Utc};
 use libfuzzer_sys::fuzz_target;
 use rust_decimal::Decimal;
-use valdrix_shared::exports::focus::{SERVICE_CATEGORIES, format_time, record};
-use valdrix_shared::ledger::ingest::{Parsed, parse_all, parse_decimal, parse_time};
+use valdrix_shared::exports::focus::record;
+use valdrix_shared::focus::{SERVICE_CATEGORIES, format_time, parse_decimal, parse_time};
+use valdrix_shared::ledger::ingest::{Parsed, parse_all};
 use valdrix_shared::ledger::{LedgerRow, PROVIDERS};
 use valdrix_shared::store::codec::{from_item, to_item};
 

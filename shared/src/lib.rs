@@ -6,6 +6,7 @@ pub mod config;
 pub mod crypto;
 pub mod evidence;
 pub mod exports;
+pub mod focus;
 pub mod http;
 pub mod idempotency;
 pub mod ledger;

@@ -5,9 +5,10 @@ use chrono::{TimeZone, Utc};
 use secrecy::SecretString;
 use serde_json::json;
 use valdrix_shared::exports::csv_safe;
-use valdrix_shared::exports::focus::format_time;
 use valdrix_shared::exports::zipout::csv_record;
-use valdrix_shared::ledger::ingest::{Parsed, parse_all, parse_time};
+use valdrix_shared::focus::format_time;
+use valdrix_shared::focus::parse_time;
+use valdrix_shared::ledger::ingest::{Parsed, parse_all};
 use valdrix_shared::outbound::ssrf::{Policy, Refusal, check_url};
 use valdrix_shared::outbound::webhook_sig::{SignatureError, generate_secret, sign, verify};
 

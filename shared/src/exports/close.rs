@@ -191,7 +191,7 @@ pub async fn close_package(
                 r.currency,
                 r.old_billed_cost,
                 r.new_billed_cost,
-                super::focus::format_time(&r.restated_at)
+                crate::focus::format_time(&r.restated_at)
             )),
         );
     }

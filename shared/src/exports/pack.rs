@@ -231,13 +231,13 @@ pub async fn build_pack(
     };
     let manifest = json!({
         "pack_version": PACK_VERSION,
-        "generated_at": focus::format_time(&req.generated_at),
+        "generated_at": crate::focus::format_time(&req.generated_at),
         "run_id": req.run_id,
         "tenant_id": req.tenant_id,
         "tier": req.tier,
         "actor": actor,
         "environment": req.environment,
-        "focus_version": focus::FOCUS_VERSION,
+        "focus_version": crate::focus::FOCUS_VERSION,
         "options": opts,
         "files": zip.files(),
         "row_counts": counts,

@@ -141,7 +141,7 @@ pub async fn savings_proof(
     let summary = json!({
         "start_date": opts.window.start_date,
         "end_date": opts.window.end_date,
-        "as_of": super::focus::format_time(&now),
+        "as_of": crate::focus::format_time(&now),
         "tier": tier,
         "provider": opts.provider,
         "totals": totals_json,
@@ -247,7 +247,7 @@ pub fn realized_json(r: &Remediation) -> Value {
         "account_id": r.account_id,
         "resource_id": r.resource_id,
         "region": r.region,
-        "executed_at": r.executed_at.as_ref().map(super::focus::format_time),
+        "executed_at": r.executed_at.as_ref().map(crate::focus::format_time),
         "baseline": r.baseline,
         "measurement": r.measurement,
         "realized_monthly_savings": r.realized_monthly_savings(),
@@ -271,7 +271,7 @@ pub fn realized_csv(r: &Remediation) -> Vec<String> {
         o(&r.region),
         r.executed_at
             .as_ref()
-            .map(super::focus::format_time)
+            .map(crate::focus::format_time)
             .unwrap_or_default(),
         b.map(|w| w.start_date.to_string()).unwrap_or_default(),
         b.map(|w| w.end_date.to_string()).unwrap_or_default(),
