@@ -1,50 +1,34 @@
 //! The compliance-export function.
 //!
-//! - `GET /api/v1/audit/compliance-pack` — owner only, pro or enterprise: writes
-//!   the request's audit event, streams the ZIP into the object store and
-//!   answers `303 See Other` to a signed URL that expires in five minutes
-//!   (or, with `Accept: application/json`, 200 `{url, expires_at, bytes,
-//!   sha256, run_id}`).
+//! - `GET /api/v1/audit/compliance-pack` — owner only, pro or enterprise:
+//!   the pack, exported by `exports::export_pack` ([`pack`]).
 //! - `GET /api/v1/audit/compliance-pack/download` — serves a local-directory
 //!   object to the holder of a valid signed URL (`valdrix serve` only; S3
-//!   URLs go to S3).
+//!   URLs go to S3) ([`download`]).
 //! - `POST /api/v1/admin/tenants/{tenant_id}/remediations` — `X-Admin-Key`:
-//!   create or replace a remediation record (savings-proof input).
+//!   create or replace a remediation record (savings-proof input), recorded by
+//!   `ledger::record` ([`remediation`]).
+
+mod download;
+mod pack;
+mod remediation;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::Utc;
-use http::header::{ACCEPT, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, HOST, LOCATION};
-use serde::Deserialize;
-use serde_json::json;
-use valdrix_shared::audit::{Actor, NewEvent};
-use valdrix_shared::auth::{AdminKey, Owner, require_tier, tier_name};
-use valdrix_shared::exports::{PackRequest, build_pack, options};
-use valdrix_shared::http::{ApiError, ApiJson, RequestId};
-use valdrix_shared::ledger::{self, Remediation, RemediationInput};
-use valdrix_shared::objects::{
-    DOWNLOAD_PATH, DynObjectStore, LocalDirStore, ObjectError, signing_key,
-};
+use valdrix_shared::objects::{DOWNLOAD_PATH, DynObjectStore, LocalDirStore, signing_key};
 use valdrix_shared::state::SharedState;
-use valdrix_shared::tenancy::Tier;
 
-pub const PACK_PATH: &str = "/api/v1/audit/compliance-pack";
-pub const REMEDIATIONS_PATH: &str = "/api/v1/admin/tenants/{tenant_id}/remediations";
-/// How long a pack's URL works.
-pub const URL_TTL: Duration = Duration::from_secs(300);
+pub use pack::PACK_PATH;
+pub use remediation::REMEDIATIONS_PATH;
+pub use valdrix_shared::exports::URL_TTL;
 
 pub fn router(state: SharedState) -> Router {
     Router::new()
-        .route(PACK_PATH, get(compliance_pack))
-        .route(DOWNLOAD_PATH, get(download))
-        .route(REMEDIATIONS_PATH, post(put_remediation))
+        .route(PACK_PATH, get(pack::compliance_pack))
+        .route(DOWNLOAD_PATH, get(download::download))
+        .route(REMEDIATIONS_PATH, post(remediation::put_remediation))
         .with_state(state)
 }
 
@@ -55,249 +39,4 @@ pub fn local_object_store(
     config: &valdrix_shared::config::RuntimeConfig,
 ) -> DynObjectStore {
     Arc::new(LocalDirStore::new(dir, signing_key(config)))
-}
-
-fn object_error(e: ObjectError) -> ApiError {
-    match e {
-        ObjectError::Backend(cause) => {
-            tracing::error!(cause = %cause, "object store failed");
-            ApiError::Unavailable("the export store is unavailable".into())
-        }
-        other => ApiError::internal(other),
-    }
-}
-
-async fn compliance_pack(
-    State(state): State<SharedState>,
-    Owner(user): Owner,
-    request_id: RequestId,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    require_tier(&user, Tier::Pro, "compliance_exports")?;
-    let pairs: Vec<(String, String)> =
-        url::form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
-    let now = Utc::now();
-    let opts = options::parse(&pairs, now.date_naive())
-        .map_err(|e| ApiError::invalid_field(e.param, e.message))?;
-    let objects = state
-        .objects
-        .clone()
-        .ok_or_else(|| ApiError::Unavailable("no export store is configured".into()))?;
-
-    let run_id = uuid::Uuid::now_v7().to_string();
-    let actor = Actor::User {
-        user_id: user.user_id.clone(),
-        email: user.email.clone(),
-    };
-    let key = format!("packs/{}/{run_id}.zip", safe_name(&user.tenant_id));
-    // The request is on record before anything is built.
-    state
-        .audit
-        .append(NewEvent {
-            tenant_id: user.tenant_id.clone(),
-            event_type: "audit.export_requested".into(),
-            actor: actor.clone(),
-            request_id: Some(request_id.to_string()),
-            resource: Some(format!("compliance-pack/{run_id}")),
-            success: true,
-            details: json!({
-                "export_type": "compliance_pack",
-                "run_id": run_id,
-                "method": "GET",
-                "path": PACK_PATH,
-                "options": opts,
-            }),
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "could not audit the export request");
-            ApiError::Unavailable("the audit log is unavailable; nothing was exported".into())
-        })?;
-
-    let req = PackRequest {
-        run_id: run_id.clone(),
-        tenant_id: user.tenant_id.clone(),
-        tier: tier_name(user.tier).into(),
-        actor: actor.clone(),
-        environment: state.config.environment.as_str().into(),
-        generated_at: now,
-        options: opts,
-    };
-    let mut upload = objects
-        .create(&key, "application/zip")
-        .await
-        .map_err(object_error)?;
-    let built = build_pack(&state.store, &state.audit, &req, upload.as_mut()).await;
-    let result = match built {
-        Ok(r) => r,
-        Err(e) => {
-            upload.abort().await;
-            return Err(match e {
-                valdrix_shared::exports::PackError::Store(s) => s.into(),
-                other => ApiError::internal(other),
-            });
-        }
-    };
-    upload.finish().await.map_err(object_error)?;
-
-    let filename = format!(
-        "compliance-pack-{}-{}.zip",
-        safe_name(&user.tenant_id),
-        now.format("%Y%m%dT%H%M%SZ")
-    );
-    let signed = objects
-        .signed_url(&key, &filename, URL_TTL)
-        .await
-        .map_err(object_error)?;
-    if let Err(e) = state
-        .audit
-        .append(NewEvent {
-            tenant_id: user.tenant_id.clone(),
-            event_type: "audit.export_completed".into(),
-            actor,
-            request_id: Some(request_id.to_string()),
-            resource: Some(format!("compliance-pack/{run_id}")),
-            success: true,
-            details: json!({
-                "export_type": "compliance_pack",
-                "run_id": run_id,
-                "bytes": result.bytes,
-                "sha256": result.sha256,
-                "exports": result.manifest["exports"],
-            }),
-        })
-        .await
-    {
-        tracing::error!(error = %e, "could not audit the export completion");
-    }
-
-    let url = absolute(&signed.url, &headers);
-    if wants_json(&headers) {
-        let body = json!({
-            "url": url,
-            "expires_at": signed.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "bytes": result.bytes,
-            "sha256": result.sha256,
-            "run_id": run_id,
-        });
-        return Ok((StatusCode::OK, axum::Json(body)).into_response());
-    }
-    Ok((StatusCode::SEE_OTHER, [(LOCATION, url)]).into_response())
-}
-
-fn wants_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|p| p.split(';').next().unwrap_or("").trim() == "application/json")
-        })
-}
-
-/// A local store's path-only URL, made absolute from the request's host.
-fn absolute(url: &str, headers: &HeaderMap) -> String {
-    if !url.starts_with('/') {
-        return url.to_owned();
-    }
-    let host = headers.get(HOST).and_then(|v| v.to_str().ok()).filter(|h| {
-        h.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-    });
-    let proto = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .filter(|p| *p == "https")
-        .unwrap_or("http");
-    match host {
-        Some(h) => format!("{proto}://{h}{url}"),
-        None => url.to_owned(),
-    }
-}
-
-fn safe_name(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-#[derive(Deserialize)]
-struct DownloadQuery {
-    key: String,
-    expires: i64,
-    filename: String,
-    sig: String,
-}
-
-async fn download(
-    State(state): State<SharedState>,
-    Query(q): Query<DownloadQuery>,
-) -> Result<Response, ApiError> {
-    let local = state
-        .objects
-        .as_ref()
-        .and_then(|o| o.as_local())
-        .ok_or_else(|| ApiError::NotFound("no local export store here".into()))?;
-    let path = local
-        .resolve(&q.key, q.expires, &q.filename, &q.sig, Utc::now())
-        .map_err(|e| match e {
-            ObjectError::BadSignature => ApiError::Forbidden("the link is invalid".into()),
-            ObjectError::Expired => ApiError::Forbidden("the link has expired".into()),
-            ObjectError::NotFound => ApiError::NotFound("the export no longer exists".into()),
-            other => ApiError::internal(other),
-        })?;
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(ApiError::internal)?;
-    let len = file.metadata().await.map_err(ApiError::internal)?.len();
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-    let disposition = format!("attachment; filename=\"{}\"", safe_file(&q.filename));
-    Ok((
-        StatusCode::OK,
-        [
-            (CONTENT_TYPE, "application/zip".to_owned()),
-            (CONTENT_LENGTH, len.to_string()),
-            (CONTENT_DISPOSITION, disposition),
-        ],
-        body,
-    )
-        .into_response())
-}
-
-fn safe_file(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-async fn put_remediation(
-    State(state): State<SharedState>,
-    _: AdminKey,
-    request_id: RequestId,
-    Path(tenant_id): Path<String>,
-    ApiJson(body): ApiJson<RemediationInput>,
-) -> Result<(StatusCode, axum::Json<Remediation>), ApiError> {
-    let recorded =
-        ledger::record(&state.audit, &tenant_id, body, Some(request_id.to_string())).await?;
-    let code = if recorded.replaced {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((code, axum::Json(recorded.remediation)))
 }

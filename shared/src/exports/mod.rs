@@ -4,11 +4,13 @@
 
 pub mod close;
 pub mod csv_safe;
+mod export;
 pub mod focus;
 pub mod options;
 pub mod pack;
 pub mod savings;
 pub mod zipout;
 
+pub use export::{ExportError, ExportRequest, Exported, URL_TTL, export_pack};
 pub use options::{OptionError, PackOptions};
 pub use pack::{PackError, PackRequest, PackResult, build_pack};

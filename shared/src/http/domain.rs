@@ -98,3 +98,22 @@ impl From<crate::settings::UpdateError> for ApiError {
         }
     }
 }
+
+impl From<crate::exports::ExportError> for ApiError {
+    fn from(err: crate::exports::ExportError) -> Self {
+        use crate::exports::ExportError;
+        use crate::objects::ObjectError;
+        match err {
+            ExportError::NotRecorded(ref cause) => {
+                tracing::error!(error = %cause, "could not audit the export request");
+                Self::Unavailable(err.to_string())
+            }
+            ExportError::Store(e) => e.into(),
+            ExportError::Objects(ObjectError::Backend(cause)) => {
+                tracing::error!(cause = %cause, "object store failed");
+                Self::Unavailable("the export store is unavailable".into())
+            }
+            other => Self::internal(other),
+        }
+    }
+}
