@@ -30,6 +30,7 @@ use valdrix_shared::auth::{AdminKey, Owner, require_tier, tier_name};
 use valdrix_shared::exports::{PackRequest, build_pack, options};
 use valdrix_shared::http::{ApiError, ApiJson, RequestId};
 use valdrix_shared::ledger::{CostWindow, PROVIDERS, Remediation, RemediationStatus};
+use valdrix_shared::metrics::Unit;
 use valdrix_shared::objects::{
     DOWNLOAD_PATH, DynObjectStore, LocalDirStore, ObjectError, signing_key,
 };
@@ -145,6 +146,14 @@ async fn compliance_pack(
         }
     };
     upload.finish().await.map_err(object_error)?;
+    valdrix_shared::metrics::emit(
+        "compliance-export",
+        &[
+            ("PackExports", 1.0, Unit::Count),
+            ("PackExportBytes", result.bytes as f64, Unit::Bytes),
+        ],
+        valdrix_shared::metrics::props([("run_id", json!(run_id))]),
+    );
 
     let filename = format!(
         "compliance-pack-{}-{}.zip",

@@ -150,6 +150,7 @@ async fn a_block_event_reaches_each_receiver_once() {
 
 #[tokio::test]
 async fn a_target_failing_twice_then_succeeding_is_delivered_exactly_once() {
+    valdrix_shared::metrics::capture();
     let w = world().await;
     Mock::given(method("POST"))
         .and(path(WEBHOOK_PATH))
@@ -217,10 +218,50 @@ async fn a_target_failing_twice_then_succeeding_is_delivered_exactly_once() {
         .filter(|r| r.url.path() == WEBHOOK_PATH)
         .count();
     assert_eq!(ok, 3, "two failures and one success, nothing more");
+
+    // One metric line per attempt, each an EMF document the alarms read.
+    let webhook_metrics: Vec<String> = delivery_metrics(&id, "webhook");
+    assert_eq!(
+        webhook_metrics,
+        [
+            "DeliveriesRetried",
+            "DeliveriesRetried",
+            "DeliveriesDelivered"
+        ]
+    );
+    // The sweep that found the retry due measured how late it was.
+    let ages: Vec<f64> = valdrix_shared::metrics::captured()
+        .iter()
+        .filter(|l| l["Service"] == "dispatcher" && !l["DispatchBacklogAgeSeconds"].is_null())
+        .map(|l| l["DispatchBacklogAgeSeconds"].as_f64().unwrap())
+        .collect();
+    assert!(ages.iter().any(|a| *a > 0.0), "{ages:?}");
+}
+
+/// The delivery metrics (by name, in order) emitted for one event's channel.
+fn delivery_metrics(event_id: &str, channel: &str) -> Vec<String> {
+    valdrix_shared::metrics::captured()
+        .iter()
+        .filter(|l| {
+            l["Service"] == "dispatcher" && l["event_id"] == event_id && l["channel"] == channel
+        })
+        .map(|l| {
+            let names = &l["_aws"]["CloudWatchMetrics"][0]["Metrics"];
+            assert_eq!(names.as_array().unwrap().len(), 1, "{l}");
+            let name = names[0]["Name"].as_str().unwrap().to_owned();
+            assert_eq!(l[name.as_str()], 1.0, "{l}");
+            assert_eq!(
+                l["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+                json!([["Service"]])
+            );
+            name
+        })
+        .collect()
 }
 
 #[tokio::test]
 async fn a_target_that_always_fails_ends_dead_with_every_attempt_recorded() {
+    valdrix_shared::metrics::capture();
     let w = world().await;
     Mock::given(method("POST"))
         .and(path(GITLAB_TRIGGER_PATH))
@@ -247,6 +288,9 @@ async fn a_target_that_always_fails_ends_dead_with_every_attempt_recorded() {
     }
     assert_eq!(steps.len() as u32, MAX_ATTEMPTS);
     assert_eq!(*steps.last().unwrap(), Step::Dead);
+    let mut expected = vec!["DeliveriesRetried"; MAX_ATTEMPTS as usize - 1];
+    expected.push("DeliveriesDead");
+    assert_eq!(delivery_metrics(&id, "gitlab_ci"), expected);
     let gitlab = delivery_to(&w, &id, Channel::GitlabCi).await;
     assert_eq!(gitlab.status, DeliveryStatus::Dead);
     assert_eq!(gitlab.attempts.len() as u32, MAX_ATTEMPTS);
