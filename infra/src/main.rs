@@ -8,9 +8,11 @@ mod migrate_cmd;
 mod operator_state;
 mod rotate_secrets;
 mod routes;
+mod runtime_secret;
 mod sandbox;
 mod serve;
 mod smoke;
+mod stack_outputs;
 mod validate_env;
 mod verify_audit;
 
@@ -29,6 +31,8 @@ struct Cli {
 enum Command {
     /// Check the runtime contract (the checklist's deployment step 3).
     ValidateRuntimeEnv(validate_env::Args),
+    /// Write the runtime secret's JSON from an env file that passes the contract.
+    RuntimeSecret(runtime_secret::Args),
     /// Run every function locally on one port with the embedded store.
     Serve(serve::Args),
     /// Create the table where missing and apply the data migrations.
@@ -48,6 +52,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::ValidateRuntimeEnv(args) => validate_env::run(args).await,
+        Command::RuntimeSecret(args) => runtime_secret::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Migrate(args) => migrate_cmd::run(args).await,
         Command::RotateSecrets => rotate_secrets::run().await,

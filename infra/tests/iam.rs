@@ -147,10 +147,10 @@ fn a_call_the_policy_lacks_fails() {
     tables
         .get_mut("admin")
         .unwrap()
-        .insert("dynamodb:Query".into());
+        .insert("dynamodb:BatchWriteItem".into());
     assert_eq!(
         problems(&t, &tables),
-        ["AdminFunction (admin): its code needs dynamodb:Query, which its policy does not allow"]
+        ["AdminFunction (admin): its code needs dynamodb:BatchWriteItem, which its policy does not allow"]
     );
 }
 
