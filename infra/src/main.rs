@@ -6,6 +6,7 @@ mod ingest_costs;
 mod migrate;
 mod migrate_cmd;
 mod operator_state;
+mod redrive;
 mod rotate_secrets;
 mod routes;
 mod runtime_secret;
@@ -37,6 +38,8 @@ enum Command {
     Serve(serve::Args),
     /// Create the table where missing and apply the data migrations.
     Migrate(migrate_cmd::Args),
+    /// Redrive the dead deliveries of the stack's dead-letter queue.
+    RedriveDeliveries(redrive::Args),
     /// Re-seal every tenant's integration secrets under the current key.
     RotateSecrets,
     /// Walk a tenant's audit chain and report the first broken link.
@@ -55,6 +58,7 @@ async fn main() -> ExitCode {
         Command::RuntimeSecret(args) => runtime_secret::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Migrate(args) => migrate_cmd::run(args).await,
+        Command::RedriveDeliveries(args) => redrive::run(args).await,
         Command::RotateSecrets => rotate_secrets::run().await,
         Command::VerifyAudit(args) => verify_audit::run(args).await,
         Command::Smoke(args) => smoke::run(args).await,

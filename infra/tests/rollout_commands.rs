@@ -298,3 +298,140 @@ fn migrate_and_smoke_take_the_stacks_outputs() {
         text(&refused)
     );
 }
+
+/// A dead delivery as the dispatcher leaves it: in the table and, as a
+/// message, in the dead-letter queue.
+fn dead_delivery(event_id: &str) -> valdrix_shared::policy::Delivery {
+    let attempts: Vec<Value> = (1..=5)
+        .map(|n| {
+            json!({"number": n, "at": "2026-11-27T08:00:00Z", "outcome": "retryable_failure",
+                        "status_code": 503, "latency_ms": 12, "detail": "503 from the receiver"})
+        })
+        .collect();
+    serde_json::from_value(json!({
+        "delivery_id": format!("{event_id}:webhook"), "event_id": event_id,
+        "tenant_id": valdrix_shared::tenancy::SMOKE_TENANT_ID, "channel": "webhook",
+        "target": "hooks.example.com", "status": "dead", "attempts": attempts,
+        "due_at": null, "external_id": null, "claims": 5,
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn redrive_deliveries_consumes_the_dead_letter_queue() {
+    use valdrix_shared::policy::{DeliveryStatus, delivery_sk, event_pk};
+    use valdrix_shared::store::codec::{from_item, to_item};
+
+    let moto = emulator_endpoint("VALDRIX_TEST_MOTO_ENDPOINT", "moto (SQS emulator)");
+    let table = unique("redrive");
+    let local = format!(
+        "dynamodb://{table}?endpoint={}&region=us-east-1",
+        dynamodb_endpoint()
+    );
+    let aws = [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let migrated = valdrix(&["migrate", "--database-url", &local], &aws);
+    assert_eq!(migrated.status.code(), Some(0), "{}", text(&migrated));
+    let url =
+        valdrix_shared::config::parse_store_url(&local, &valdrix_shared::config::VarSet::default())
+            .unwrap();
+    let store = valdrix_shared::store::open(&url).await.unwrap();
+    let event_id = unique("evt");
+    let delivery = dead_delivery(&event_id);
+    let (pk, sk) = (event_pk(&event_id), delivery_sk(delivery.channel));
+    store
+        .put(
+            to_item(&pk, &sk, 1, &delivery),
+            valdrix_shared::store::Condition::NotExists,
+        )
+        .await
+        .unwrap();
+
+    let sqs_config = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "moto",
+        ))
+        .endpoint_url(&moto)
+        .build();
+    let sqs = aws_sdk_sqs::Client::from_conf(sqs_config);
+    let queue = sqs
+        .create_queue()
+        .queue_name(unique("dead"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    for body in [
+        serde_json::to_string(&delivery).unwrap(),
+        "not a delivery".to_owned(),
+    ] {
+        sqs.send_message()
+            .queue_url(&queue)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let outputs = dir.path().join("outputs.json");
+    std::fs::write(
+        &outputs,
+        json!([{"OutputKey": "TableName", "OutputValue": table},
+               {"OutputKey": "DeliveryDeadLetterQueueUrl", "OutputValue": queue}])
+        .to_string(),
+    )
+    .unwrap();
+    let endpoint = dynamodb_endpoint();
+    let mut env = aws.to_vec();
+    env.push(("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()));
+    env.push(("AWS_ENDPOINT_URL_SQS", moto.as_str()));
+    let run = valdrix(
+        &[
+            "redrive-deliveries",
+            "--stack-outputs",
+            outputs.to_str().unwrap(),
+        ],
+        &env,
+    );
+    let out = text(&run);
+    // The message that is not a delivery stays for a person: exit 1.
+    assert_eq!(run.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(&format!("redriven {event_id}:webhook")),
+        "{out}"
+    );
+    assert!(out.contains("not a dead delivery"), "{out}");
+
+    let item = store.get(&pk, &sk).await.unwrap().unwrap();
+    let (redriven, version): (valdrix_shared::policy::Delivery, u64) = from_item(&item).unwrap();
+    assert_eq!((redriven.status, version), (DeliveryStatus::Retrying, 2));
+    assert_eq!(redriven.redriven_after, 5);
+    assert!(redriven.due_at.is_some());
+
+    // Only the unreadable message is left (it comes back after its 60 s visibility).
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    let count =
+        |name: aws_sdk_sqs::types::QueueAttributeName| attributes[&name].parse::<u32>().unwrap();
+    assert_eq!(
+        count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages),
+        0
+    );
+    assert_eq!(
+        count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        1
+    );
+}

@@ -8,6 +8,7 @@ use serde_json::json;
 use valdrix_shared::outbound::Delivery as Outcome;
 use valdrix_shared::policy::deadletter::StoreDeadLetters;
 use valdrix_shared::policy::dispatch::{Dispatcher, MAX_ATTEMPTS, Sender, Step};
+use valdrix_shared::policy::redrive::{Redrive, redrive};
 use valdrix_shared::policy::send::NotifySender;
 use valdrix_shared::policy::{
     self, Accepted, Channel, Delivery, DeliveryStatus, PolicyEvent, PolicyEventInput,
@@ -306,6 +307,114 @@ async fn a_target_that_always_fails_ends_dead_with_every_attempt_recorded() {
     );
     d.sweep(now + 100_000).await.unwrap();
     assert_eq!(w.received(GITLAB_TRIGGER_PATH).await as u32, MAX_ATTEMPTS);
+
+    // The operator fixes the target and redrives it: the next sweep sends it
+    // once more, with the same idempotency key, and it is delivered.
+    w.server.reset().await;
+    Mock::given(method("POST"))
+        .and(path(GITLAB_TRIGGER_PATH))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 77})))
+        .mount(&w.server)
+        .await;
+    now += 100_000;
+    let redriven = redrive(
+        w.state.store.as_ref(),
+        &w.state.audit,
+        &id,
+        Channel::GitlabCi,
+        now,
+    )
+    .await;
+    assert_eq!(redriven.unwrap(), Redrive::Redriven);
+    let again = redrive(
+        w.state.store.as_ref(),
+        &w.state.audit,
+        &id,
+        Channel::GitlabCi,
+        now,
+    )
+    .await;
+    assert_eq!(
+        again.unwrap(),
+        Redrive::NotDead(DeliveryStatus::Retrying),
+        "a second redrive changes nothing"
+    );
+    let swept = d.sweep(now).await.unwrap();
+    assert!(
+        swept
+            .iter()
+            .any(|(e, c, s)| e == &id && *c == Channel::GitlabCi && *s == Step::Delivered),
+        "{swept:?}"
+    );
+    let gitlab = delivery_to(&w, &id, Channel::GitlabCi).await;
+    assert_eq!(gitlab.status, DeliveryStatus::Delivered);
+    assert_eq!(gitlab.attempts.len() as u32, MAX_ATTEMPTS + 1);
+    assert_eq!(gitlab.redriven_after, MAX_ATTEMPTS);
+    assert_eq!(
+        w.received(GITLAB_TRIGGER_PATH).await,
+        1,
+        "one send after the redrive"
+    );
+    let (events, _) = w
+        .state
+        .audit
+        .page(&w.tenant, 100, None, true)
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event_type == "policy.delivery_redriven")
+    );
+}
+
+#[tokio::test]
+async fn a_redriven_delivery_gets_a_fresh_budget_of_attempts() {
+    let w = world().await;
+    Mock::given(method("POST"))
+        .and(path(GITLAB_TRIGGER_PATH))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&w.server)
+        .await;
+    let id = accept_block(&w).await;
+    let sender = NotifySender(w.state.clone());
+    let dead = StoreDeadLetters(w.state.store.clone());
+    let d = dispatcher(&w, &sender, &dead);
+    let mut now = chrono::Utc::now().timestamp();
+    let mut rounds = 0;
+    for _ in 0..2 {
+        let mut steps = vec![d.process(&id, Channel::GitlabCi, now).await.unwrap()];
+        while *steps.last().unwrap() == Step::Retrying {
+            now = delivery_to(&w, &id, Channel::GitlabCi)
+                .await
+                .due_at
+                .unwrap();
+            steps.push(d.process(&id, Channel::GitlabCi, now).await.unwrap());
+        }
+        assert_eq!(steps.len() as u32, MAX_ATTEMPTS, "{steps:?}");
+        assert_eq!(*steps.last().unwrap(), Step::Dead);
+        rounds += 1;
+        if rounds == 1 {
+            let r = redrive(
+                w.state.store.as_ref(),
+                &w.state.audit,
+                &id,
+                Channel::GitlabCi,
+                now,
+            );
+            assert_eq!(r.await.unwrap(), Redrive::Redriven);
+        }
+    }
+    let gitlab = delivery_to(&w, &id, Channel::GitlabCi).await;
+    assert_eq!(gitlab.attempts.len() as u32, 2 * MAX_ATTEMPTS);
+    let missing = redrive(
+        w.state.store.as_ref(),
+        &w.state.audit,
+        "no-such-event",
+        Channel::GitlabCi,
+        now,
+    );
+    assert_eq!(missing.await.unwrap(), Redrive::Missing);
 }
 
 /// Sends for real, then never returns: the worker "crashes" before recording.

@@ -209,6 +209,28 @@ async fn migrate_smoke_tenant(state: &SharedState) {
     .unwrap();
 }
 
+/// What CloudFormation's presigned response URL received: each PUT's
+/// content type and body.
+type Answers = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+
+async fn cloudformation_url() -> (String, Answers) {
+    let answers: Answers = Arc::default();
+    let seen = answers.clone();
+    let put = move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+        let seen = seen.clone();
+        async move {
+            let ct = headers
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body = serde_json::from_slice(&body).unwrap();
+            seen.lock().unwrap().push((ct, body));
+            StatusCode::OK
+        }
+    };
+    let cfn = axum::Router::new().route("/cfn-response", axum::routing::put(put));
+    (format!("{}/cfn-response", serve(cfn).await), answers)
+}
+
 fn failures(results: &[post_deploy_hook::CheckResult]) -> Vec<String> {
     results
         .iter()
@@ -274,28 +296,9 @@ async fn the_first_create_passes_before_migrate_and_answers_cloudformation() {
     assert_eq!(failures(&results), Vec::<String>::new());
 
     // CloudFormation's presigned URL: one PUT of the outcome, no content type.
-    let answers: Arc<Mutex<Vec<(Option<String>, Value)>>> = Arc::default();
-    let seen = answers.clone();
-    let cfn = axum::Router::new().route(
-        "/cfn-response",
-        axum::routing::put(
-            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                let seen = seen.clone();
-                async move {
-                    let ct = headers
-                        .get("content-type")
-                        .map(|v| v.to_str().unwrap().to_owned());
-                    seen.lock()
-                        .unwrap()
-                        .push((ct, serde_json::from_slice(&body).unwrap()));
-                    StatusCode::OK
-                }
-            },
-        ),
-    );
-    let url = serve(cfn).await;
+    let (url, answers) = cloudformation_url().await;
     let request: Request = serde_json::from_value(json!({
-        "RequestType": "Create", "ResponseURL": format!("{url}/cfn-response"),
+        "RequestType": "Create", "ResponseURL": url,
         "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/valdrix/1",
         "RequestId": "req-1", "LogicalResourceId": "PostDeployChecksOnCreate",
         "ResourceType": "AWS::CloudFormation::CustomResource", "ResourceProperties": {},
@@ -321,23 +324,9 @@ async fn a_first_create_with_a_broken_function_answers_failed() {
     checks.targets =
         post_deploy_hook::Targets::parse(Some(r#"{"valdrix-HealthFunction-0":"health"}"#));
     checks.deadline = Some(tokio::time::Instant::now() + Duration::from_secs(5));
-    let answers: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let seen = answers.clone();
-    let cfn = axum::Router::new().route(
-        "/r",
-        axum::routing::put(move |body: axum::body::Bytes| {
-            let seen = seen.clone();
-            async move {
-                seen.lock()
-                    .unwrap()
-                    .push(serde_json::from_slice(&body).unwrap());
-                StatusCode::OK
-            }
-        }),
-    );
-    let url = serve(cfn).await;
+    let (url, answers) = cloudformation_url().await;
     let request: Request = serde_json::from_value(json!({
-        "RequestType": "Create", "ResponseURL": format!("{url}/r"), "StackId": "s",
+        "RequestType": "Create", "ResponseURL": url, "StackId": "s",
         "RequestId": "req-2", "LogicalResourceId": "PostDeployChecksOnCreate",
     }))
     .unwrap();
@@ -345,8 +334,8 @@ async fn a_first_create_with_a_broken_function_answers_failed() {
     assert_eq!(outcome.status, "FAILED");
     let answers = answers.lock().unwrap().clone();
     assert_eq!(answers.len(), 1, "one answer, after the retries");
-    assert_eq!(answers[0]["Status"], "FAILED");
-    let reason = answers[0]["Reason"].as_str().unwrap();
+    assert_eq!(answers[0].1["Status"], "FAILED");
+    let reason = answers[0].1["Reason"].as_str().unwrap();
     assert!(reason.contains("dispatcher-sweep"), "{reason}");
 }
 
@@ -355,23 +344,9 @@ async fn a_delete_succeeds_without_checks() {
     let state = valdrix_tests::state_with(valdrix_tests::shared_sqlite_store().await);
     let (mut checks, invoked) = checks(&state).await;
     checks.base_url = None;
-    let answers: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let seen = answers.clone();
-    let cfn = axum::Router::new().route(
-        "/r",
-        axum::routing::put(move |body: axum::body::Bytes| {
-            let seen = seen.clone();
-            async move {
-                seen.lock()
-                    .unwrap()
-                    .push(serde_json::from_slice(&body).unwrap());
-                StatusCode::OK
-            }
-        }),
-    );
-    let url = serve(cfn).await;
+    let (url, answers) = cloudformation_url().await;
     let request: Request = serde_json::from_value(json!({
-        "RequestType": "Delete", "ResponseURL": format!("{url}/r"), "StackId": "s",
+        "RequestType": "Delete", "ResponseURL": url, "StackId": "s",
         "RequestId": "req-3", "LogicalResourceId": "PostDeployChecksOnCreate",
         "PhysicalResourceId": "valdrix-post-deploy-checks",
     }))
@@ -380,5 +355,5 @@ async fn a_delete_succeeds_without_checks() {
     assert_eq!(outcome.status, "SUCCESS");
     assert!(outcome.checks.is_empty());
     assert!(invoked.lock().unwrap().is_empty());
-    assert_eq!(answers.lock().unwrap()[0]["Status"], "SUCCESS");
+    assert_eq!(answers.lock().unwrap()[0].1["Status"], "SUCCESS");
 }

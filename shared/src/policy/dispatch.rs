@@ -173,7 +173,9 @@ impl Dispatcher<'_> {
         };
         let step = if outcome.ok {
             Step::Delivered
-        } else if retry_after.is_some() && number < MAX_ATTEMPTS {
+        } else if retry_after.is_some()
+            && number.saturating_sub(delivery.redriven_after) < MAX_ATTEMPTS
+        {
             Step::Retrying
         } else {
             Step::Dead
