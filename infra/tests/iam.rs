@@ -150,7 +150,9 @@ fn a_call_the_policy_lacks_fails() {
         .insert("dynamodb:BatchWriteItem".into());
     assert_eq!(
         problems(&t, &tables),
-        ["AdminFunction (admin): its code needs dynamodb:BatchWriteItem, which its policy does not allow"]
+        [
+            "AdminFunction (admin): its code needs dynamodb:BatchWriteItem, which its policy does not allow"
+        ]
     );
 }
 

@@ -235,9 +235,9 @@ fn env_file_checks_only_the_file() {
     let out = valdrix(&["validate-runtime-env", "--env-file", path], &broken);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert!(
-        text(&out)
-            .0
-            .starts_with("runtime_env_validation_passed environment=production\nforecaster_waiver "),
+        text(&out).0.starts_with(
+            "runtime_env_validation_passed environment=production\nforecaster_waiver "
+        ),
         "{:?}",
         text(&out)
     );
