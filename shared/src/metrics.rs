@@ -7,6 +7,7 @@
 //! Properties ride along for the logs (an event id, a run id), never as
 //! dimensions, and never a secret.
 
+use std::io::Write;
 use std::sync::Mutex;
 
 use serde_json::{Map, Value, json};
@@ -72,8 +73,11 @@ pub fn emit(service: &str, metrics: &[Sample<'_>], properties: Map<String, Value
         lines.push(doc);
         return;
     }
-    // One write of one line: lines from concurrent tasks never interleave.
-    println!("{doc}");
+    // One write of one line under the lock: lines from concurrent tasks never
+    // interleave. A closed stdout (a parent that stopped reading) loses the
+    // line, never the request: println! would panic.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{doc}");
 }
 
 /// A count of one, the common case.

@@ -113,8 +113,8 @@ pub async fn run_checks(checks: &Checks, targets: &[Target], phase: Phase) -> Ve
         match invoke::event_check(target) {
             Some(event) => results.push(run_event(checks, target, &event, phase).await),
             None => {
-                for probe in probes::probes(target, phase) {
-                    results.push(run_probe(checks, config.as_deref(), &probe).await);
+                for probe in probes::probes(target) {
+                    results.push(run_probe(checks, config.as_deref(), &probe, phase).await);
                 }
             }
         }
@@ -126,11 +126,12 @@ async fn run_probe(
     checks: &Checks,
     config: Option<&RuntimeConfig>,
     probe: &probes::Probe,
+    phase: Phase,
 ) -> CheckResult {
     let Some(base) = checks.base_url.as_deref().map(|b| b.trim_end_matches('/')) else {
         return CheckResult::failed(probe.name, format!("{SMOKE_BASE_URL_VAR} is not set"));
     };
-    let run = probes::run(&checks.http, base, config, probe);
+    let run = probes::run(&checks.http, base, config, probe, phase);
     check::timed(probe.name, checks.budget(), run).await.0
 }
 
