@@ -475,3 +475,47 @@ fn every_asynchronous_source_has_an_on_failure_destination() {
         ["EvidenceDailyFunctionDaily: no dead-letter queue for undeliverable events"]
     );
 }
+
+/// CloudFormation holds a parameter to its AllowedPattern as a whole-string match.
+fn allowed(t: &Template, parameter: &str, value: &str) -> bool {
+    let pattern = t.doc["Parameters"][parameter]["AllowedPattern"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{parameter} has an AllowedPattern"));
+    regex::Regex::new(&format!("^(?:{pattern})$"))
+        .unwrap()
+        .is_match(value)
+}
+
+#[test]
+fn the_secret_arn_needs_its_suffix_and_the_key_is_optional() {
+    let t = transform(&template(), &base_params(), "1");
+    let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:valdrix/runtime-AbC123";
+    assert!(allowed(&t, "RuntimeSecretArn", arn));
+    for wrong in [
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:valdrix/runtime",
+        "valdrix/runtime-AbC123",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:valdrix/runtime-AbC12",
+        "arn:aws:ssm:eu-west-1:123456789012:parameter/valdrix-AbC123",
+    ] {
+        assert!(!allowed(&t, "RuntimeSecretArn", wrong), "{wrong}");
+    }
+    assert!(allowed(&t, "RuntimeSecretKmsKeyArn", ""));
+    assert!(allowed(&t, "RuntimeSecretKmsKeyArn", VERSIONED[3].1));
+    assert!(!allowed(&t, "RuntimeSecretKmsKeyArn", "alias/valdrix"));
+    assert!(allowed(&t, "RuntimeSecretVersion", ""));
+    assert!(allowed(&t, "RuntimeSecretVersion", VERSIONED[2].1));
+    assert!(allowed(&t, "CorsOrigins", VERSIONED[4].1));
+    assert!(!allowed(&t, "CorsOrigins", "app.example.com"));
+
+    // Without a key no role may decrypt; with one, every function's may.
+    let decrypts = |t: &Template| {
+        let policy = t.eval(&t.resources()["RuntimeSecretReadPolicy"]["Properties"]);
+        policy.to_string().contains("kms:Decrypt")
+    };
+    assert!(!decrypts(&t));
+    assert!(decrypts(&transform(
+        &template(),
+        &params_with(&[VERSIONED[3]]),
+        "1"
+    )));
+}
