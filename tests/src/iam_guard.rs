@@ -1,13 +1,19 @@
-//! The store a function's own tests use refuses any call its IAM table
-//! (`functions/<crate>/iam.txt`, held equal to template.yaml by
-//! infra/tests/iam.rs) does not allow: a function that gains a store call
-//! fails its tests until the table, and so the template, allow it.
+//! The store and the AWS clients a function's own tests use refuse any call
+//! its IAM table (`functions/<crate>/iam.txt`, held equal to template.yaml
+//! by infra/tests/iam.rs) does not allow: a function that gains a store or
+//! client call fails its tests until the table, and so the template, allow
+//! it.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_types::config_bag::ConfigBag;
 use valdrix_shared::store::{Condition, DynStore, Item, Page, Query, Store, StoreError, WriteOp};
 
 /// The IAM actions in `iam.txt` text: the first word of each line that is
@@ -107,5 +113,99 @@ impl Store for Guarded {
     async fn ensure_table(&self) -> Result<bool, StoreError> {
         self.need("dynamodb:CreateTable");
         self.inner.ensure_table().await
+    }
+}
+
+/// An AWS SDK interceptor for a client under test (`.interceptor(sdk_guard())`
+/// on its config): each operation must be in the running crate's table.
+/// Outside a function crate it allows everything.
+pub fn sdk_guard() -> SdkGuard {
+    SdkGuard(running_crate_table())
+}
+
+#[derive(Debug)]
+pub struct SdkGuard(Option<(PathBuf, BTreeSet<String>)>);
+
+/// The IAM action an SDK operation needs: its own name, except where IAM
+/// names it otherwise.
+pub fn iam_action(service: &str, operation: &str) -> String {
+    let prefix = service.to_ascii_lowercase();
+    let action = match (prefix.as_str(), operation) {
+        ("lambda", "Invoke") => "InvokeFunction",
+        ("s3", "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload") => "PutObject",
+        (_, op) => op,
+    };
+    format!("{prefix}:{action}")
+}
+
+impl Intercept for SdkGuard {
+    fn name(&self) -> &'static str {
+        "iam-guard"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let (Some((path, allowed)), Some(meta)) = (&self.0, cfg.load::<Metadata>()) else {
+            return Ok(());
+        };
+        let action = iam_action(meta.service(), meta.name());
+        assert!(
+            allowed.contains(&action),
+            "{} does not allow {action}, which this client call needs: add it there and to the \
+             function's policy in template.yaml (infra/tests/iam.rs compares them)",
+            path.display()
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_smithy_runtime_api::client::interceptors::context::{Input, InterceptorContext};
+    use aws_smithy_types::config_bag::Layer;
+
+    use super::*;
+
+    fn call(guard: &SdkGuard, service: &'static str, operation: &'static str) {
+        let ctx = InterceptorContext::new(Input::doesnt_matter());
+        let mut layer = Layer::new("operation");
+        layer.store_put(Metadata::new(operation, service));
+        let mut cfg = ConfigBag::of_layers(vec![layer]);
+        guard
+            .read_before_execution(&(&ctx).into(), &mut cfg)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_client_call_outside_the_table_panics_naming_the_action() {
+        let table = parse_table("# why\ns3:PutObject   uploads\nlambda:InvokeFunction  checks\n");
+        let guard = SdkGuard(Some((PathBuf::from("functions/x/iam.txt"), table)));
+        call(&guard, "S3", "UploadPart");
+        call(&guard, "Lambda", "Invoke");
+        let refused = std::panic::catch_unwind(|| call(&guard, "S3", "DeleteObject"));
+        let message = *refused.unwrap_err().downcast::<String>().unwrap();
+        assert!(
+            message.starts_with("functions/x/iam.txt does not allow s3:DeleteObject"),
+            "{message}"
+        );
+        // Outside a function crate: no table, no refusal.
+        call(&SdkGuard(None), "S3", "DeleteObject");
+    }
+
+    #[test]
+    fn sdk_operations_map_to_iam_actions() {
+        assert_eq!(
+            iam_action("CodeDeploy", "GetDeployment"),
+            "codedeploy:GetDeployment"
+        );
+        assert_eq!(iam_action("S3", "CompleteMultipartUpload"), "s3:PutObject");
+        assert_eq!(
+            iam_action("S3", "AbortMultipartUpload"),
+            "s3:AbortMultipartUpload"
+        );
+        assert_eq!(iam_action("SQS", "SendMessage"), "sqs:SendMessage");
     }
 }

@@ -187,6 +187,8 @@ fn codedeploy_client(endpoint: &str) -> aws_sdk_codedeploy::Client {
         ))
         .endpoint_url(endpoint)
         .retry_config(RetryConfig::disabled())
+        // Each CodeDeploy call must be in functions/post-deploy-hook/iam.txt.
+        .interceptor(valdrix_tests::iam_guard::sdk_guard())
         .build();
     aws_sdk_codedeploy::Client::from_conf(config)
 }

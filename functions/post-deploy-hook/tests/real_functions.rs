@@ -145,6 +145,7 @@ async fn fake_lambda(
         ))
         .endpoint_url(url)
         .retry_config(RetryConfig::disabled())
+        .interceptor(valdrix_tests::iam_guard::sdk_guard())
         .build();
     (aws_sdk_lambda::Client::from_conf(config), invoked)
 }
