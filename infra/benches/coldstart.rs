@@ -111,7 +111,11 @@ async fn init_error(State(api): Shared, body: Bytes) -> StatusCode {
     record(&api, "init_error", &body)
 }
 
-/// S3 GetObject (path style: the endpoint is an IP) and CodeDeploy's status report.
+/// The function the hook's fake deployment moves.
+const BENCH_HOOK_TARGET: &str = "valdrix-AdminFunction-bench";
+
+/// S3 GetObject (path style: the endpoint is an IP), and CodeDeploy: the
+/// deployment's look-up and the hook's status report.
 async fn fake_aws(
     State(csv): State<Arc<String>>,
     method: Method,
@@ -123,6 +127,30 @@ async fn fake_aws(
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    // The hook looks the deployment up: its AppSpec names the admin function.
+    if target.ends_with("GetDeployment") {
+        let revision =
+            json!({"revisionType": "AppSpecContent", "appSpecContent": {"sha256": "be9c"}});
+        let info = json!({"applicationName": "valdrix-bench", "revision": revision});
+        return (
+            [("content-type", "application/x-amz-json-1.1")],
+            json!({ "deploymentInfo": info }).to_string(),
+        )
+            .into_response();
+    }
+    if target.ends_with("GetApplicationRevision") {
+        let appspec = json!({"version": 0.0, "Resources": [{"AdminFunction": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {"Name": BENCH_HOOK_TARGET, "Alias": "live", "CurrentVersion": "1", "TargetVersion": "2"},
+        }}]});
+        let revision = json!({"revisionType": "AppSpecContent",
+            "appSpecContent": {"sha256": "be9c", "content": appspec.to_string()}});
+        return (
+            [("content-type", "application/x-amz-json-1.1")],
+            json!({"applicationName": "valdrix-bench", "revision": revision}).to_string(),
+        )
+            .into_response();
+    }
     if target.ends_with("PutLifecycleEventHookExecutionStatus") {
         let body: Value = serde_json::from_slice(&body).unwrap_or_default();
         return (
@@ -304,9 +332,15 @@ fn functions(serve: &Serve, aws: &str) -> Vec<Function> {
         },
         Function {
             name: "post-deploy-hook",
-            invocation: "`codedeploy-lifecycle.json`: contract + smoke GETs on `valdrix serve` + fake CodeDeploy",
+            invocation: "`codedeploy-lifecycle.json`: the deployment looked up in a fake CodeDeploy (the admin function), contract, the admin function's GETs on `valdrix serve`, status reported",
             event: fixed(event_file("codedeploy-lifecycle", &[])),
-            env: vec![pair("VALDRIX_SMOKE_BASE_URL", &serve.base)],
+            env: vec![
+                pair("VALDRIX_SMOKE_BASE_URL", &serve.base),
+                pair(
+                    "VALDRIX_HOOK_TARGETS",
+                    &json!({ BENCH_HOOK_TARGET: "admin" }).to_string(),
+                ),
+            ],
         },
     ]
 }

@@ -7,11 +7,14 @@ mod ingest_costs;
 mod migrate;
 mod migrate_cmd;
 mod operator_state;
+mod redrive;
 mod rotate_secrets;
 mod routes;
+mod runtime_secret;
 mod sandbox;
 mod serve;
 mod smoke;
+mod stack_outputs;
 mod validate_env;
 mod verify_audit;
 
@@ -30,10 +33,14 @@ struct Cli {
 enum Command {
     /// Check the runtime contract (the checklist's deployment step 3).
     ValidateRuntimeEnv(validate_env::Args),
+    /// Write the runtime secret's JSON from an env file that passes the contract.
+    RuntimeSecret(runtime_secret::Args),
     /// Run every function locally on one port with the embedded store.
     Serve(serve::Args),
     /// Create the table where missing and apply the data migrations.
     Migrate(migrate_cmd::Args),
+    /// Redrive the dead deliveries of the stack's dead-letter queue.
+    RedriveDeliveries(redrive::Args),
     /// Re-seal every tenant's integration secrets under the current key.
     RotateSecrets,
     /// Walk a tenant's audit chain and report the first broken link.
@@ -49,8 +56,10 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::ValidateRuntimeEnv(args) => validate_env::run(args).await,
+        Command::RuntimeSecret(args) => runtime_secret::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Migrate(args) => migrate_cmd::run(args).await,
+        Command::RedriveDeliveries(args) => redrive::run(args).await,
         Command::RotateSecrets => rotate_secrets::run().await,
         Command::VerifyAudit(args) => verify_audit::run(args).await,
         Command::Smoke(args) => smoke::run(args).await,

@@ -19,8 +19,12 @@ const NOTIFICATIONS: &str = "/api/v1/settings/notifications";
 #[derive(clap::Args)]
 pub struct Args {
     /// The API's base URL, e.g. https://abc.execute-api.us-east-1.amazonaws.com or http://127.0.0.1:8080.
-    #[arg(long, value_name = "URL")]
-    base_url: String,
+    #[arg(long, value_name = "URL", required_unless_present = "stack_outputs")]
+    base_url: Option<String>,
+    /// The stack's outputs (`aws cloudformation describe-stacks --query
+    /// "Stacks[0].Outputs"`): the base URL is its ApiUrl.
+    #[arg(long, value_name = "FILE", conflicts_with = "base_url")]
+    stack_outputs: Option<PathBuf>,
     /// A user JWT (an owner of a Pro+ tenant) for the authenticated steps.
     #[arg(long, value_name = "JWT")]
     token: Option<String>,
@@ -47,8 +51,21 @@ pub async fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let base_url = match (args.base_url, &args.stack_outputs) {
+        (Some(url), _) => url,
+        (None, Some(path)) => {
+            match crate::stack_outputs::get(path, crate::stack_outputs::API_URL) {
+                Ok(url) => url,
+                Err(e) => {
+                    eprintln!("valdrix smoke: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        (None, None) => unreachable!("clap requires one of them"),
+    };
     let options = Options {
-        base_url: args.base_url.trim_end_matches('/').to_owned(),
+        base_url: base_url.trim_end_matches('/').to_owned(),
         token: args.token,
         admin_key: args.admin_key,
         delivery_timeout: Duration::from_secs(args.delivery_timeout),

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 use serde::Serialize;
 use valdrix_shared::config::{self, Environment, VarSet, Violation};
+use valdrix_shared::waiver::{self, Waiver};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -50,6 +51,9 @@ struct Report<'a> {
     ok: bool,
     environment: &'a str,
     violations: &'a [Violation],
+    /// The forecaster waiver in force, with its time left (absent when none is needed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forecaster_waiver: Option<&'a Waiver>,
 }
 
 pub async fn run(args: Args) -> ExitCode {
@@ -67,9 +71,10 @@ pub async fn run(args: Args) -> ExitCode {
     let environment = override_env
         .map(Environment::as_str)
         .unwrap_or_else(|| reported_environment(&vars));
-    let violations = match config::load(vars, override_env, chrono::Utc::now()).await {
-        Ok(_) => Vec::new(),
-        Err(v) => v,
+    let now = chrono::Utc::now();
+    let (violations, waiver) = match config::load(vars, override_env, now).await {
+        Ok(config) => (Vec::new(), waiver::waiver(&config, now)),
+        Err(v) => (v, None),
     };
     let ok = violations.is_empty();
     match args.format {
@@ -78,13 +83,19 @@ pub async fn run(args: Args) -> ExitCode {
                 ok,
                 environment,
                 violations: &violations,
+                forecaster_waiver: waiver.as_ref(),
             };
             println!(
                 "{}",
                 serde_json::to_string(&report).expect("report serializes")
             );
         }
-        Format::Text if ok => println!("runtime_env_validation_passed environment={environment}"),
+        Format::Text if ok => {
+            println!("runtime_env_validation_passed environment={environment}");
+            if let Some(w) = &waiver {
+                print_waiver(w);
+            }
+        }
         Format::Text => {
             eprintln!(
                 "runtime_env_validation_failed environment={environment} violations={}",
@@ -99,6 +110,26 @@ pub async fn run(args: Args) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// The waiver's deadline: a line on stdout, and a warning on stderr inside
+/// the last 48 hours (the exit code stays 0: the contract holds until then).
+fn print_waiver(w: &Waiver) {
+    let at = w
+        .expires_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    println!(
+        "forecaster_waiver expires_at={at} hours_left={}",
+        w.hours_left
+    );
+    if w.expiring {
+        eprintln!(
+            "warning: the forecaster waiver ends in {} h (under {} h): renew FORECASTER_BREAK_GLASS_EXPIRES_AT \
+             in the runtime secret and deploy, or every new cold start fails from {at} (docs/deploy.md)",
+            w.hours_left,
+            waiver::WARN_HOURS
+        );
     }
 }
 

@@ -14,7 +14,12 @@ const SECRETS: [&str; 6] = [
 ];
 
 fn production_env() -> Vec<(String, String)> {
-    let expiry = (Utc::now() + Duration::hours(72)).to_rfc3339();
+    production_env_with_waiver_hours(72)
+}
+
+/// The checklist's production env, its waiver ending `hours` from now.
+fn production_env_with_waiver_hours(hours: i64) -> Vec<(String, String)> {
+    let expiry = (Utc::now() + Duration::hours(hours)).to_rfc3339();
     [
         ("ENVIRONMENT", "production"),
         ("DATABASE_URL", "dynamodb://valdrix-prod"),
@@ -69,11 +74,54 @@ fn checklist_production_env_passes() {
     let out = valdrix(&["validate-runtime-env"], &production_env());
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(
-        stdout,
-        "runtime_env_validation_passed environment=production\n"
+        lines[0],
+        "runtime_env_validation_passed environment=production"
     );
+    // This build has no prophet: the waiver's deadline is reported.
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[1].starts_with("forecaster_waiver expires_at="),
+        "{stdout}"
+    );
+    let hours: f64 = lines[1]
+        .rsplit("hours_left=")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((71.8..=72.0).contains(&hours), "{stdout}");
+    assert_eq!(stderr, "", "no warning 72 h ahead");
     assert_no_secret(&out);
+}
+
+#[test]
+fn a_waiver_inside_its_last_48_hours_passes_with_a_warning() {
+    let out = valdrix(
+        &["validate-runtime-env"],
+        &production_env_with_waiver_hours(30),
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "it still holds: {stderr}");
+    assert!(stdout.contains("forecaster_waiver expires_at="), "{stdout}");
+    assert!(
+        stderr.starts_with("warning: the forecaster waiver ends in 29.9 h")
+            || stderr.starts_with("warning: the forecaster waiver ends in 30 h"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("FORECASTER_BREAK_GLASS_EXPIRES_AT"),
+        "{stderr}"
+    );
+
+    let json = valdrix(
+        &["validate-runtime-env", "--format", "json"],
+        &production_env_with_waiver_hours(30),
+    );
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["forecaster_waiver"]["expiring"], true, "{report}");
+    assert!(report["forecaster_waiver"]["hours_left"].as_f64().unwrap() < 48.0);
 }
 
 #[test]
@@ -133,7 +181,17 @@ fn json_format_reports_every_violation_with_the_same_exit_codes() {
         &production_env(),
     );
     assert_eq!(ok.status.code(), Some(0));
-    let report: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    let mut report: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    let waiver = report
+        .as_object_mut()
+        .unwrap()
+        .remove("forecaster_waiver")
+        .expect("the waiver is reported");
+    assert_eq!(waiver["expiring"], false, "{waiver}");
+    assert!(
+        waiver["expires_at"].as_str().unwrap().ends_with('Z'),
+        "{waiver}"
+    );
     assert_eq!(
         report,
         serde_json::json!({"ok": true, "environment": "production", "violations": []})
@@ -176,9 +234,12 @@ fn env_file_checks_only_the_file() {
     let broken = vec![("ENVIRONMENT".to_string(), "nonsense".to_string())];
     let out = valdrix(&["validate-runtime-env", "--env-file", path], &broken);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-    assert_eq!(
-        text(&out).0,
-        "runtime_env_validation_passed environment=production\n"
+    assert!(
+        text(&out).0.starts_with(
+            "runtime_env_validation_passed environment=production\nforecaster_waiver "
+        ),
+        "{:?}",
+        text(&out)
     );
 
     std::fs::write(&file, "ENVIRONMENT=staging\nSLACK_CHANNEL_ID=C1\n").unwrap();

@@ -35,6 +35,8 @@ pub async fn load_runtime_config(function: &str) -> Result<Arc<RuntimeConfig>, S
                 environment = %cfg.environment,
                 "runtime contract validated"
             );
+            // The waiver's deadline, as a metric and (inside 48 h) a warning.
+            crate::waiver::watch(&cfg, chrono::Utc::now());
             Ok(Arc::new(cfg))
         }
         Err(violations) => {

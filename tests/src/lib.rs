@@ -7,6 +7,8 @@ use valdrix_shared::config::{self, RuntimeConfig, StoreUrl, VarSet};
 use valdrix_shared::state::{AppState, SharedState};
 use valdrix_shared::store::{self, DynStore};
 
+pub mod iam_guard;
+
 /// The URL of an emulator the test command started, or a failure that says how
 /// to start it. Emulator-backed tests never skip silently.
 pub fn emulator_endpoint(var: &str, what: &str) -> String {
@@ -45,8 +47,16 @@ fn uuid_like() -> String {
 }
 
 /// A fresh embedded store, in memory: the same SQL as the file store, and
-/// nothing left behind in the temp dir (tests open thousands of these).
+/// nothing left behind in the temp dir (tests open thousands of these). In a
+/// function's own tests it allows only that function's IAM table
+/// ([`iam_guard`]).
 pub async fn sqlite_store() -> DynStore {
+    iam_guard::guard(shared_sqlite_store().await)
+}
+
+/// [`sqlite_store`] without the IAM guard: a store every function uses at
+/// once (the hook's checks against all the functions).
+pub async fn shared_sqlite_store() -> DynStore {
     let store: DynStore =
         Arc::new(store::SqliteStore::open_in_memory().expect("open sqlite store"));
     store.ensure_table().await.expect("sqlite schema");
@@ -65,7 +75,7 @@ pub async fn dynamo_store() -> DynStore {
         .ensure_table()
         .await
         .expect("create table on DynamoDB Local");
-    store
+    iam_guard::guard(store)
 }
 
 pub const JWT_SECRET: &str = "test-jwt-3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c";

@@ -267,6 +267,7 @@ async fn gates_owner_only_and_pro_or_higher() {
 
 #[tokio::test]
 async fn full_pack_opens_and_every_manifest_hash_matches() {
+    valdrix_shared::metrics::capture();
     let app = app(sqlite_store().await);
     let t = tenant(&app.state, Tier::Pro).await;
     seed(&app.state, &t.id).await;
@@ -291,6 +292,19 @@ async fn full_pack_opens_and_every_manifest_hash_matches() {
     unzip_tool_accepts(&bytes);
     let files = entries(&bytes);
     let manifest = json_of(&files, "manifest.json");
+
+    // The export's metric line (EMF): one export, its size.
+    let exported: Vec<Value> = valdrix_shared::metrics::captured()
+        .into_iter()
+        .filter(|l| l["Service"] == "compliance-export" && l["run_id"] == answer["run_id"])
+        .collect();
+    assert_eq!(exported.len(), 1, "{exported:#?}");
+    assert_eq!(exported[0]["PackExports"], 1.0);
+    assert_eq!(exported[0]["PackExportBytes"], bytes.len() as f64);
+    assert_eq!(
+        exported[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"][1],
+        json!({"Name": "PackExportBytes", "Unit": "Bytes"})
+    );
 
     // Every other file is listed once with its size and hash.
     let listed: BTreeMap<String, (u64, String)> = manifest["files"]

@@ -13,6 +13,8 @@ use valdrix_tests::{
     call, event_request, moto_endpoint, sqlite_store, test_config, unique, user_token,
 };
 
+/// A fresh bucket in moto, and the function's store over it: a client whose
+/// calls must be in functions/compliance-export/iam.txt.
 async fn store() -> S3ObjectStore {
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
@@ -21,11 +23,12 @@ async fn store() -> S3ObjectStore {
         .force_path_style(true)
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
             "testing", "testing", None, None, "static",
-        ))
-        .build();
-    let client = aws_sdk_s3::Client::from_conf(config);
+        ));
+    let setup = aws_sdk_s3::Client::from_conf(config.clone().build());
     let bucket = unique("packs").to_lowercase();
-    client.create_bucket().bucket(&bucket).send().await.unwrap();
+    setup.create_bucket().bucket(&bucket).send().await.unwrap();
+    let guarded = config.interceptor(valdrix_tests::iam_guard::sdk_guard());
+    let client = aws_sdk_s3::Client::from_conf(guarded.build());
     S3ObjectStore::new(client, bucket).with_part_size(MIN_PART_SIZE)
 }
 

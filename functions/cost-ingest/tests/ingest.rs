@@ -288,6 +288,8 @@ async fn s3_object_created_ingests_the_tenant_file_from_moto() {
         &format!("tenants/{t}/focus/2026-01/export+part-1.csv.gz"),
     );
     let event: aws_lambda_events::event::s3::S3Event = serde_json::from_str(&text).unwrap();
+    // The function's own calls may only be those of functions/cost-ingest/iam.txt.
+    let s3 = moto_client_with(valdrix_tests::iam_guard::sdk_guard());
     let out = cost_ingest::handle(&state, &s3, event).await.unwrap();
     assert_eq!(out["objects"][0]["status"], "ingested", "{out}");
     assert_eq!(out["objects"][0]["report"]["inserted"], 3, "{out}");
@@ -301,14 +303,23 @@ async fn s3_object_created_ingests_the_tenant_file_from_moto() {
 }
 
 async fn moto_client() -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::Config::builder()
+    moto_client_with(None)
+}
+
+/// A client of moto's S3, with an interceptor when given.
+fn moto_client_with(
+    guard: impl Into<Option<valdrix_tests::iam_guard::SdkGuard>>,
+) -> aws_sdk_s3::Client {
+    let mut config = aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
         .region(aws_sdk_s3::config::Region::new("us-east-1"))
         .endpoint_url(moto_endpoint())
         .force_path_style(true)
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
             "testing", "testing", None, None, "static",
-        ))
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+        ));
+    if let Some(guard) = guard.into() {
+        config = config.interceptor(guard);
+    }
+    aws_sdk_s3::Client::from_conf(config.build())
 }

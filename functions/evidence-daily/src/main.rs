@@ -8,8 +8,8 @@ async fn main() -> Result<(), Error> {
     let config = startup::load_runtime_config(env!("CARGO_PKG_NAME")).await?;
     let state = AppState::init(config).await?;
     let state = &state;
-    run(service_fn(move |_: LambdaEvent<Value>| async move {
-        Ok::<Value, Error>(evidence_daily::handle(state).await)
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        Ok::<Value, Error>(evidence_daily::handle(state, &event.payload).await)
     }))
     .await
 }

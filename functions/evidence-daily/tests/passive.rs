@@ -45,7 +45,9 @@ async fn passive_run_checks_every_tenant_without_sending_anything_visible() {
         .await
         .unwrap();
 
-    let report = evidence_daily::handle(&w.state).await;
+    valdrix_shared::metrics::capture();
+    let schedule = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+    let report = evidence_daily::handle(&w.state, &schedule).await;
     assert_eq!(report["tenants"], 2, "{report}");
     assert_eq!(report["tenants_failed"], json!([broken]));
     assert_eq!(report["checks_passed"], 3, "{report}");
@@ -79,4 +81,52 @@ async fn passive_run_checks_every_tenant_without_sending_anything_visible() {
     for secret in w.secrets() {
         assert!(!text.contains(&secret));
     }
+
+    // The run's metric line: checks run and failed, for this tenant's run.
+    let lines: Vec<_> = valdrix_shared::metrics::captured()
+        .into_iter()
+        .filter(|l| l["Service"] == "evidence" && l["tenant_id"] == w.tenant.as_str())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!(lines[0]["mode"], "passive");
+    assert_eq!(lines[0]["EvidenceChecksRun"], 3.0);
+    assert_eq!(lines[0]["EvidenceChecksFailed"], 0.0);
+}
+
+#[tokio::test]
+async fn the_hooks_event_runs_one_tenant_through_the_same_path() {
+    let w = FakeWorld::new(sqlite_store().await, Duration::from_secs(2)).await;
+    Mock::given(method("POST"))
+        .and(path("/api/auth.test"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&w.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"accountId": "1"})))
+        .mount(&w.server)
+        .await;
+    valdrix_shared::metrics::capture();
+    let probe = json!({"source": evidence_daily::HOOK_SOURCE, "detail": {"tenant_id": w.tenant}});
+    let report = evidence_daily::handle(&w.state, &probe).await;
+    assert_eq!(report["tenants"], 1, "{report}");
+    assert_eq!(report["tenants_failed"], json!([]), "{report}");
+    assert_eq!(report["checks_failed"], 1, "Slack answers 500: {report}");
+
+    let lines: Vec<_> = valdrix_shared::metrics::captured()
+        .into_iter()
+        .filter(|l| l["Service"] == "evidence" && l["tenant_id"] == w.tenant.as_str())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!(lines[0]["EvidenceChecksFailed"], 1.0);
+
+    // A tenant that does not exist fails alone, as in the daily run.
+    let missing =
+        json!({"source": evidence_daily::HOOK_SOURCE, "detail": {"tenant_id": "no-such-tenant"}});
+    let report = evidence_daily::handle(&w.state, &missing).await;
+    assert_eq!(
+        report["tenants_failed"],
+        json!(["no-such-tenant"]),
+        "{report}"
+    );
 }

@@ -1,9 +1,16 @@
 //! GET /health against a DynamoDB Local that goes away and comes back, fed
 //! from the events/ samples.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
 use valdrix_shared::config::StoreUrl;
 use valdrix_shared::http::layers;
-use valdrix_shared::store;
+use valdrix_shared::store::{
+    self, Condition, DynStore, Item, Page, Query, Store, StoreError, WriteOp,
+};
 use valdrix_tests::{PrivateDynamo, call, event_request, state_with};
 
 #[tokio::test]
@@ -17,7 +24,11 @@ async fn health_is_503_while_the_store_is_down_and_200_once_back() {
     let store = store::open(&url).await.unwrap();
     store.ensure_table().await.unwrap();
     let state = state_with(store.clone());
-    let app = layers(health::router(state.clone()), &state.config);
+    // Uncached: each call below sees the store as it is.
+    let app = layers(
+        health::router_with_ttl(state.clone(), Duration::ZERO),
+        &state.config,
+    );
 
     let (status, _, body) = call(&app, event_request("health-get", &[])).await;
     assert_eq!(status, 200, "{body}");
@@ -66,4 +77,78 @@ async fn health_answers_carry_no_secret() {
     ] {
         assert!(!text.contains(secret));
     }
+}
+
+/// Counts the store checks (pings) that reach it.
+struct CountingPings {
+    inner: DynStore,
+    pings: AtomicUsize,
+}
+
+#[async_trait]
+impl Store for CountingPings {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+        self.inner.get(pk, sk).await
+    }
+    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+        self.inner.put(item, condition).await
+    }
+    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError> {
+        self.inner.delete(pk, sk, condition).await
+    }
+    async fn query(&self, query: Query) -> Result<Page, StoreError> {
+        self.inner.query(query).await
+    }
+    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        self.inner.transact(ops).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.pings.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.inner.ping().await
+    }
+    async fn ensure_table(&self) -> Result<bool, StoreError> {
+        self.inner.ensure_table().await
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_health_calls_reads_the_store_once_per_ttl() {
+    let counting = Arc::new(CountingPings {
+        inner: valdrix_tests::sqlite_store().await,
+        pings: AtomicUsize::new(0),
+    });
+    let state = state_with(counting.clone());
+    let app = layers(
+        health::router_with_ttl(state.clone(), Duration::from_millis(400)),
+        &state.config,
+    );
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let app = app.clone();
+        calls.spawn(async move { call(&app, event_request("health-get", &[])).await });
+    }
+    while let Some(done) = calls.join_next().await {
+        let (status, _, body) = done.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert!(body["checks"]["store"]["age_ms"].is_u64(), "{body}");
+    }
+    assert_eq!(
+        counting.pings.load(Ordering::SeqCst),
+        1,
+        "one check for the burst"
+    );
+
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let (status, _, body) = call(&app, event_request("health-get", &[])).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["checks"]["store"]["age_ms"].as_u64().unwrap() < 400,
+        "a fresh check: {body}"
+    );
+    assert_eq!(
+        counting.pings.load(Ordering::SeqCst),
+        2,
+        "a new check once stale"
+    );
 }

@@ -20,6 +20,8 @@ async fn main() -> Result<(), Error> {
     let state_ref = &state;
     let (sender, dead) = (&sender, &dead);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
+        // Every minute at least (the sweep): the waiver's time left as a metric.
+        valdrix_shared::waiver::watch(&state_ref.config, chrono::Utc::now());
         let dispatcher = Dispatcher {
             store: state_ref.store.as_ref(),
             audit: &state_ref.audit,

@@ -8,6 +8,7 @@ use serde_json::json;
 use valdrix_shared::outbound::Delivery as Outcome;
 use valdrix_shared::policy::deadletter::StoreDeadLetters;
 use valdrix_shared::policy::dispatch::{Dispatcher, MAX_ATTEMPTS, Sender, Step};
+use valdrix_shared::policy::redrive::{Redrive, redrive};
 use valdrix_shared::policy::send::NotifySender;
 use valdrix_shared::policy::{
     self, Accepted, Channel, Delivery, DeliveryStatus, PolicyEvent, PolicyEventInput,
@@ -150,6 +151,7 @@ async fn a_block_event_reaches_each_receiver_once() {
 
 #[tokio::test]
 async fn a_target_failing_twice_then_succeeding_is_delivered_exactly_once() {
+    valdrix_shared::metrics::capture();
     let w = world().await;
     Mock::given(method("POST"))
         .and(path(WEBHOOK_PATH))
@@ -217,10 +219,50 @@ async fn a_target_failing_twice_then_succeeding_is_delivered_exactly_once() {
         .filter(|r| r.url.path() == WEBHOOK_PATH)
         .count();
     assert_eq!(ok, 3, "two failures and one success, nothing more");
+
+    // One metric line per attempt, each an EMF document the alarms read.
+    let webhook_metrics: Vec<String> = delivery_metrics(&id, "webhook");
+    assert_eq!(
+        webhook_metrics,
+        [
+            "DeliveriesRetried",
+            "DeliveriesRetried",
+            "DeliveriesDelivered"
+        ]
+    );
+    // The sweep that found the retry due measured how late it was.
+    let ages: Vec<f64> = valdrix_shared::metrics::captured()
+        .iter()
+        .filter(|l| l["Service"] == "dispatcher" && !l["DispatchBacklogAgeSeconds"].is_null())
+        .map(|l| l["DispatchBacklogAgeSeconds"].as_f64().unwrap())
+        .collect();
+    assert!(ages.iter().any(|a| *a > 0.0), "{ages:?}");
+}
+
+/// The delivery metrics (by name, in order) emitted for one event's channel.
+fn delivery_metrics(event_id: &str, channel: &str) -> Vec<String> {
+    valdrix_shared::metrics::captured()
+        .iter()
+        .filter(|l| {
+            l["Service"] == "dispatcher" && l["event_id"] == event_id && l["channel"] == channel
+        })
+        .map(|l| {
+            let names = &l["_aws"]["CloudWatchMetrics"][0]["Metrics"];
+            assert_eq!(names.as_array().unwrap().len(), 1, "{l}");
+            let name = names[0]["Name"].as_str().unwrap().to_owned();
+            assert_eq!(l[name.as_str()], 1.0, "{l}");
+            assert_eq!(
+                l["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+                json!([["Service"]])
+            );
+            name
+        })
+        .collect()
 }
 
 #[tokio::test]
 async fn a_target_that_always_fails_ends_dead_with_every_attempt_recorded() {
+    valdrix_shared::metrics::capture();
     let w = world().await;
     Mock::given(method("POST"))
         .and(path(GITLAB_TRIGGER_PATH))
@@ -247,6 +289,9 @@ async fn a_target_that_always_fails_ends_dead_with_every_attempt_recorded() {
     }
     assert_eq!(steps.len() as u32, MAX_ATTEMPTS);
     assert_eq!(*steps.last().unwrap(), Step::Dead);
+    let mut expected = vec!["DeliveriesRetried"; MAX_ATTEMPTS as usize - 1];
+    expected.push("DeliveriesDead");
+    assert_eq!(delivery_metrics(&id, "gitlab_ci"), expected);
     let gitlab = delivery_to(&w, &id, Channel::GitlabCi).await;
     assert_eq!(gitlab.status, DeliveryStatus::Dead);
     assert_eq!(gitlab.attempts.len() as u32, MAX_ATTEMPTS);
@@ -262,6 +307,114 @@ async fn a_target_that_always_fails_ends_dead_with_every_attempt_recorded() {
     );
     d.sweep(now + 100_000).await.unwrap();
     assert_eq!(w.received(GITLAB_TRIGGER_PATH).await as u32, MAX_ATTEMPTS);
+
+    // The operator fixes the target and redrives it: the next sweep sends it
+    // once more, with the same idempotency key, and it is delivered.
+    w.server.reset().await;
+    Mock::given(method("POST"))
+        .and(path(GITLAB_TRIGGER_PATH))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 77})))
+        .mount(&w.server)
+        .await;
+    now += 100_000;
+    let redriven = redrive(
+        w.state.store.as_ref(),
+        &w.state.audit,
+        &id,
+        Channel::GitlabCi,
+        now,
+    )
+    .await;
+    assert_eq!(redriven.unwrap(), Redrive::Redriven);
+    let again = redrive(
+        w.state.store.as_ref(),
+        &w.state.audit,
+        &id,
+        Channel::GitlabCi,
+        now,
+    )
+    .await;
+    assert_eq!(
+        again.unwrap(),
+        Redrive::NotDead(DeliveryStatus::Retrying),
+        "a second redrive changes nothing"
+    );
+    let swept = d.sweep(now).await.unwrap();
+    assert!(
+        swept
+            .iter()
+            .any(|(e, c, s)| e == &id && *c == Channel::GitlabCi && *s == Step::Delivered),
+        "{swept:?}"
+    );
+    let gitlab = delivery_to(&w, &id, Channel::GitlabCi).await;
+    assert_eq!(gitlab.status, DeliveryStatus::Delivered);
+    assert_eq!(gitlab.attempts.len() as u32, MAX_ATTEMPTS + 1);
+    assert_eq!(gitlab.redriven_after, MAX_ATTEMPTS);
+    assert_eq!(
+        w.received(GITLAB_TRIGGER_PATH).await,
+        1,
+        "one send after the redrive"
+    );
+    let (events, _) = w
+        .state
+        .audit
+        .page(&w.tenant, 100, None, true)
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event_type == "policy.delivery_redriven")
+    );
+}
+
+#[tokio::test]
+async fn a_redriven_delivery_gets_a_fresh_budget_of_attempts() {
+    let w = world().await;
+    Mock::given(method("POST"))
+        .and(path(GITLAB_TRIGGER_PATH))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&w.server)
+        .await;
+    let id = accept_block(&w).await;
+    let sender = NotifySender(w.state.clone());
+    let dead = StoreDeadLetters(w.state.store.clone());
+    let d = dispatcher(&w, &sender, &dead);
+    let mut now = chrono::Utc::now().timestamp();
+    let mut rounds = 0;
+    for _ in 0..2 {
+        let mut steps = vec![d.process(&id, Channel::GitlabCi, now).await.unwrap()];
+        while *steps.last().unwrap() == Step::Retrying {
+            now = delivery_to(&w, &id, Channel::GitlabCi)
+                .await
+                .due_at
+                .unwrap();
+            steps.push(d.process(&id, Channel::GitlabCi, now).await.unwrap());
+        }
+        assert_eq!(steps.len() as u32, MAX_ATTEMPTS, "{steps:?}");
+        assert_eq!(*steps.last().unwrap(), Step::Dead);
+        rounds += 1;
+        if rounds == 1 {
+            let r = redrive(
+                w.state.store.as_ref(),
+                &w.state.audit,
+                &id,
+                Channel::GitlabCi,
+                now,
+            );
+            assert_eq!(r.await.unwrap(), Redrive::Redriven);
+        }
+    }
+    let gitlab = delivery_to(&w, &id, Channel::GitlabCi).await;
+    assert_eq!(gitlab.attempts.len() as u32, 2 * MAX_ATTEMPTS);
+    let missing = redrive(
+        w.state.store.as_ref(),
+        &w.state.audit,
+        "no-such-event",
+        Channel::GitlabCi,
+        now,
+    );
+    assert_eq!(missing.await.unwrap(), Redrive::Missing);
 }
 
 /// Sends for real, then never returns: the worker "crashes" before recording.

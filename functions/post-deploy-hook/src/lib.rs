@@ -1,15 +1,26 @@
-//! The post-deploy hook: CodeDeploy's PostTraffic hook of every API function.
+//! The post-deploy hook: CodeDeploy's PostTraffic hook of every function,
+//! and the checks of the stack's first create.
 //!
-//! It runs the runtime contract against the deployed configuration (a broken
-//! one is a failed check here, not an aborted init), smoke-checks the new
-//! version through the API (`GET /health` healthy; `GET /api/v1/me` as the
-//! synthetic smoke user answers the smoke tenant), then always reports
-//! `PutLifecycleEventHookExecutionStatus`: Succeeded only when every check
-//! passed, so a bad rollout is rolled back. Each check runs under a timeout
-//! (a timeout is a failure) that leaves time to report; the handler fails only
-//! when reporting itself fails.
+//! On a deployment it asks CodeDeploy which function is moving
+//! (`deployment`), then runs the runtime contract against the deployed
+//! configuration (a broken one is a failed check here, not an aborted init)
+//! and the checks that fit that function (`target`): requests to its own
+//! routes (`probes`), or its event path through its new version
+//! (`invoke`). It always reports `PutLifecycleEventHookExecutionStatus`:
+//! Succeeded only when every check passed, so anything else rolls back; it
+//! fails closed when it cannot tell what is deployed. Each check runs under
+//! a timeout (a timeout is a failure) that leaves time to report; the handler
+//! fails only when reporting itself fails.
+//!
+//! On the first create (`cloudformation`) it runs every function's checks.
 
-use std::future::Future;
+mod check;
+pub mod cloudformation;
+pub mod deployment;
+pub mod invoke;
+pub mod probes;
+pub mod target;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,45 +28,31 @@ use aws_lambda_events::event::codedeploy::CodeDeployLifecycleEvent;
 use aws_sdk_codedeploy::error::DisplayErrorContext;
 use aws_sdk_codedeploy::types::LifecycleEventStatus;
 use serde::Serialize;
-use serde_json::Value;
 use tokio::time::Instant;
-use valdrix_shared::auth::mint_user_token;
 use valdrix_shared::config::{self, RuntimeConfig, VarSet};
-use valdrix_shared::tenancy::{SMOKE_TENANT_ID, SMOKE_USER_ID};
 
-/// The API's base URL the smoke checks call (the template sets it).
+pub use check::{CheckResult, Timeouts};
+pub use probes::{CHECK_HEALTH, CHECK_ME, Phase, SMOKE_USER_EMAIL};
+pub use target::{Target, Targets};
+
+/// The API's base URL the probes call (the template sets it).
 pub const SMOKE_BASE_URL_VAR: &str = "VALDRIX_SMOKE_BASE_URL";
-/// The smoke user's email, as `valdrix migrate` records it.
-pub const SMOKE_USER_EMAIL: &str = "smoke@valdrix.invalid";
-
 pub const CHECK_RUNTIME_CONTRACT: &str = "runtime-contract";
-pub const CHECK_HEALTH: &str = "health";
-pub const CHECK_ME: &str = "authenticated-read";
-
-/// How long checks may take.
-#[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    /// The longest one check may take; past it the check fails.
-    pub per_check: Duration,
-    /// Kept back from the invocation's deadline for the status report.
-    pub report_reserve: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Self {
-            per_check: Duration::from_secs(20),
-            report_reserve: Duration::from_secs(30),
-        }
-    }
-}
+pub const CHECK_DEPLOYED_FUNCTION: &str = "deployed-function";
+/// First-create attempts: the new API stage may take a moment to route.
+const CREATE_ATTEMPTS: u32 = 3;
+const CREATE_RETRY_PAUSE: Duration = Duration::from_secs(10);
 
 /// What the checks need: where the API is, the variables the runtime contract
-/// is loaded from (the process env in Lambda), an HTTP client and the limits.
+/// is loaded from (the process env in Lambda), the function map, the clients
+/// and the limits.
 pub struct Checks {
     pub base_url: Option<String>,
     pub env: VarSet,
+    pub targets: Result<Targets, String>,
     pub http: reqwest::Client,
+    /// Invokes the event functions; `None` fails their checks.
+    pub lambda: Option<aws_sdk_lambda::Client>,
     pub timeouts: Timeouts,
     /// When every check must be over: the invocation's deadline less
     /// `timeouts.report_reserve`. `None`: only the per-check limit applies.
@@ -63,15 +60,22 @@ pub struct Checks {
 }
 
 impl Checks {
-    /// Checks configured from `env` (which names the base URL too).
+    /// Checks configured from `env` (which names the base URL and targets too).
     pub fn from_env(env: VarSet, http: reqwest::Client, timeouts: Timeouts) -> Self {
         Self {
             base_url: env.get(SMOKE_BASE_URL_VAR).map(str::to_owned),
+            targets: Targets::parse(env.get(target::TARGETS_VAR)),
             env,
             http,
+            lambda: None,
             timeouts,
             deadline: None,
         }
+    }
+
+    pub fn with_lambda(mut self, lambda: aws_sdk_lambda::Client) -> Self {
+        self.lambda = Some(lambda);
+        self
     }
 
     /// Set the deadline from the Lambda invocation's (epoch milliseconds).
@@ -94,201 +98,78 @@ impl Checks {
     }
 }
 
-/// One check's outcome; `reason` says why it failed (never a secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CheckResult {
-    pub name: &'static str,
-    pub ok: bool,
-    pub latency_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-impl CheckResult {
-    fn failed(name: &'static str, reason: impl Into<String>) -> Self {
-        Self {
-            name,
-            ok: false,
-            latency_ms: 0,
-            reason: Some(reason.into()),
-        }
-    }
-
-    /// Log this result as one structured (JSON) line.
-    pub fn log(&self) {
-        let reason = self.reason.as_deref().unwrap_or("");
-        if self.ok {
-            tracing::info!(
-                check = self.name,
-                ok = true,
-                latency_ms = self.latency_ms,
-                reason,
-                "post-deploy check"
-            );
-        } else {
-            tracing::error!(
-                check = self.name,
-                ok = false,
-                latency_ms = self.latency_ms,
-                reason,
-                "post-deploy check"
-            );
-        }
-    }
-}
-
-/// Run `fut` as check `name` under `limit`; a timeout is a failure.
-async fn timed<T>(
-    name: &'static str,
-    limit: Duration,
-    fut: impl Future<Output = Result<T, String>>,
-) -> (CheckResult, Option<T>) {
-    let started = Instant::now();
-    // No time left: don't start it (a zero timeout still races the timer's
-    // 1 ms tick, and a fast loopback answer could win).
-    let outcome = match limit.is_zero() {
-        true => Err(()),
-        false => tokio::time::timeout(limit, fut).await.map_err(|_| ()),
-    };
-    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let (ok, reason, value) = match outcome {
-        Ok(Ok(value)) => (true, None, Some(value)),
-        Ok(Err(reason)) => (false, Some(reason), None),
-        Err(()) => (
-            false,
-            Some(format!("timed out after {} ms", limit.as_millis())),
-            None,
-        ),
-    };
-    let result = CheckResult {
-        name,
-        ok,
-        latency_ms,
-        reason,
-    };
-    result.log();
-    (result, value)
-}
-
-/// Every check, in order, each logged as it ends. Never fails: a check that
-/// cannot run is a failed check.
-pub async fn run_checks(checks: &Checks) -> Vec<CheckResult> {
-    let mut results = Vec::with_capacity(3);
-
-    let (contract, config) = timed(
+/// The contract check, then each target's checks, in order, each logged as
+/// it ends. Never fails: a check that cannot run is a failed check.
+pub async fn run_checks(checks: &Checks, targets: &[Target], phase: Phase) -> Vec<CheckResult> {
+    let mut results = Vec::new();
+    let (contract, config) = check::timed(
         CHECK_RUNTIME_CONTRACT,
         checks.budget(),
         runtime_contract(&checks.env),
     )
     .await;
     results.push(contract);
-
-    let Some(base) = checks.base_url.as_deref().map(|b| b.trim_end_matches('/')) else {
-        for name in [CHECK_HEALTH, CHECK_ME] {
-            let result = CheckResult::failed(name, format!("{SMOKE_BASE_URL_VAR} is not set"));
-            result.log();
-            results.push(result);
+    for &target in targets {
+        match invoke::event_check(target) {
+            Some(event) => results.push(run_event(checks, target, &event, phase).await),
+            None => {
+                for probe in probes::probes(target) {
+                    results.push(run_probe(checks, config.as_deref(), &probe, phase).await);
+                }
+            }
         }
-        return results;
-    };
-
-    let (health, _) = timed(CHECK_HEALTH, checks.budget(), health(&checks.http, base)).await;
-    results.push(health);
-
-    let me = match config {
-        Some(config) => {
-            timed(CHECK_ME, checks.budget(), me(&checks.http, base, &config))
-                .await
-                .0
-        }
-        None => {
-            let result = CheckResult::failed(
-                CHECK_ME,
-                "not run: the runtime contract failed (no JWT secret)",
-            );
-            result.log();
-            result
-        }
-    };
-    results.push(me);
+    }
     results
 }
 
+async fn run_probe(
+    checks: &Checks,
+    config: Option<&RuntimeConfig>,
+    probe: &probes::Probe,
+    phase: Phase,
+) -> CheckResult {
+    let Some(base) = checks.base_url.as_deref().map(|b| b.trim_end_matches('/')) else {
+        return CheckResult::failed(probe.name, format!("{SMOKE_BASE_URL_VAR} is not set"));
+    };
+    let run = probes::run(&checks.http, base, config, probe, phase);
+    check::timed(probe.name, checks.budget(), run).await.0
+}
+
+async fn run_event(
+    checks: &Checks,
+    target: Target,
+    event: &invoke::EventCheck,
+    phase: Phase,
+) -> CheckResult {
+    let function = match &checks.targets {
+        Ok(targets) => targets.function_of(target),
+        Err(why) => return CheckResult::failed(event.name, why.clone()),
+    };
+    let (Some(function), Some(lambda)) = (function, &checks.lambda) else {
+        return CheckResult::failed(
+            event.name,
+            format!(
+                "no deployed function or Lambda client for {}",
+                target.as_str()
+            ),
+        );
+    };
+    let run = invoke::run(lambda, function, event, phase);
+    check::timed(event.name, checks.budget(), run).await.0
+}
+
 async fn runtime_contract(env: &VarSet) -> Result<Arc<RuntimeConfig>, String> {
-    config::load(env.clone(), None, chrono::Utc::now())
+    let config = config::load(env.clone(), None, chrono::Utc::now())
         .await
-        .map(Arc::new)
         .map_err(|violations| {
             // A violation names the variable and its rule, never the value.
             let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
             format!("{} violation(s): {}", list.len(), list.join("; "))
-        })
-}
-
-fn http_error(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "request timed out".into()
-    } else if e.is_connect() {
-        "connection failed".into()
-    } else {
-        format!(
-            "request failed: {}",
-            e.to_string().chars().take(200).collect::<String>()
-        )
-    }
-}
-
-async fn get_json(
-    request: reqwest::RequestBuilder,
-) -> Result<(reqwest::StatusCode, Option<Value>), String> {
-    let response = request.send().await.map_err(|e| http_error(&e))?;
-    let status = response.status();
-    let body = response.bytes().await.map_err(|e| http_error(&e))?;
-    Ok((status, serde_json::from_slice(&body).ok()))
-}
-
-async fn health(http: &reqwest::Client, base: &str) -> Result<(), String> {
-    let (status, body) = get_json(http.get(format!("{base}/health"))).await?;
-    let reported = body
-        .as_ref()
-        .and_then(|b| b.get("status"))
-        .and_then(Value::as_str)
-        .unwrap_or("<none>")
-        .to_owned();
-    if status != reqwest::StatusCode::OK {
-        return Err(format!(
-            "GET /health answered {} (status {reported})",
-            status.as_u16()
-        ));
-    }
-    if reported != "healthy" {
-        return Err(format!("GET /health status is {reported}, not healthy"));
-    }
-    Ok(())
-}
-
-async fn me(http: &reqwest::Client, base: &str, config: &RuntimeConfig) -> Result<(), String> {
-    let token = mint_user_token(
-        config,
-        SMOKE_USER_ID,
-        SMOKE_USER_EMAIL,
-        chrono::Duration::minutes(5),
-    );
-    let (status, body) = get_json(http.get(format!("{base}/api/v1/me")).bearer_auth(token)).await?;
-    if status != reqwest::StatusCode::OK {
-        return Err(format!("GET /api/v1/me answered {}", status.as_u16()));
-    }
-    let tenant = body
-        .as_ref()
-        .and_then(|b| b.get("tenant_id"))
-        .and_then(Value::as_str)
-        .unwrap_or("<none>");
-    if tenant != SMOKE_TENANT_ID {
-        return Err(format!(
-            "GET /api/v1/me tenant_id is {tenant}, expected {SMOKE_TENANT_ID}"
-        ));
-    }
-    Ok(())
+        })?;
+    // Reported, not failed: a waiver with time left is valid, and a deploy
+    // inside the warning window may be the fix (docs/deploy.md).
+    valdrix_shared::waiver::watch(&config, chrono::Utc::now());
+    Ok(Arc::new(config))
 }
 
 /// Succeeded only when there were checks and every one passed.
@@ -325,25 +206,99 @@ pub async fn report(
 /// What one invocation did (the handler's response, for the logs).
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
-    pub deployment_id: String,
+    /// The deployment, or the CloudFormation request.
+    pub id: String,
+    /// The deployed function, when known.
+    pub function: Option<String>,
     pub status: String,
     pub checks: Vec<CheckResult>,
 }
 
-/// The whole hook: run every check, then always report. Errs only when the
-/// report fails.
+/// Which function a deployment moves and its target, as a check of its
+/// own: an unknown function fails the deployment.
+async fn deployed_target(
+    checks: &Checks,
+    codedeploy: &aws_sdk_codedeploy::Client,
+    deployment_id: &str,
+) -> (CheckResult, Option<String>, Option<Target>) {
+    let mut function = None;
+    let lookup = async {
+        let deployed = deployment::deployed_function(codedeploy, deployment_id).await?;
+        function = Some(deployed.function.clone());
+        let targets = checks.targets.as_ref().map_err(Clone::clone)?;
+        let target = targets.target_of(&deployed.function).ok_or_else(|| {
+            format!(
+                "{} is not a function the hook has checks for ({})",
+                deployed.function,
+                target::TARGETS_VAR
+            )
+        })?;
+        tracing::info!(function = %deployed.function, target = target.as_str(), version = ?deployed.target_version, "deployment under check");
+        Ok(target)
+    };
+    let (result, target) = check::timed(CHECK_DEPLOYED_FUNCTION, checks.budget(), lookup).await;
+    (result, function, target)
+}
+
+/// A CodeDeploy deployment: find the function, run its checks, always
+/// report. Errs only when the report fails.
 pub async fn handle(
     event: &CodeDeployLifecycleEvent,
     checks: &Checks,
     codedeploy: &aws_sdk_codedeploy::Client,
 ) -> Result<Outcome, lambda_runtime::Error> {
     tracing::info!(deployment_id = %event.deployment_id, "post-deploy checks starting");
-    let results = run_checks(checks).await;
+    let (found, function, target) = deployed_target(checks, codedeploy, &event.deployment_id).await;
+    let mut results = vec![found];
+    if let Some(target) = target {
+        results.extend(run_checks(checks, &[target], Phase::Deploy).await);
+    }
     let status = status_for(&results);
     report(codedeploy, event, status.clone()).await?;
     Ok(Outcome {
-        deployment_id: event.deployment_id.clone(),
+        id: event.deployment_id.clone(),
+        function,
         status: status.as_str().to_owned(),
+        checks: results,
+    })
+}
+
+/// The stack's first create (and any update of the checks' resource): every
+/// function's checks, retried while the new API settles, then the answer to
+/// CloudFormation. Errs only when the answer cannot be sent.
+pub async fn handle_create(
+    request: &cloudformation::Request,
+    checks: &Checks,
+) -> Result<Outcome, lambda_runtime::Error> {
+    tracing::info!(request_type = %request.request_type, "first-create checks");
+    let mut results = Vec::new();
+    if request.request_type != "Delete" {
+        for attempt in 1..=CREATE_ATTEMPTS {
+            results = run_checks(checks, &Target::ALL, Phase::FirstCreate).await;
+            if status_for(&results) == LifecycleEventStatus::Succeeded
+                || attempt == CREATE_ATTEMPTS
+                || checks.budget() <= CREATE_RETRY_PAUSE
+            {
+                break;
+            }
+            tokio::time::sleep(CREATE_RETRY_PAUSE).await;
+        }
+    }
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| !r.ok)
+        .map(|r| format!("{}: {}", r.name, r.reason.as_deref().unwrap_or("")))
+        .collect();
+    let ok = failed.is_empty();
+    let reason = match ok {
+        true => format!("{} post-deploy checks passed", results.len()),
+        false => format!("post-deploy checks failed: {}", failed.join("; ")),
+    };
+    request.respond(&checks.http, ok, &reason).await?;
+    Ok(Outcome {
+        id: request.request_id.clone(),
+        function: None,
+        status: if ok { "SUCCESS" } else { "FAILED" }.to_owned(),
         checks: results,
     })
 }

@@ -3,7 +3,9 @@
 
 use aws_lambda_events::event::codedeploy::CodeDeployLifecycleEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use post_deploy_hook::{Checks, Timeouts, handle};
+use post_deploy_hook::cloudformation::Request;
+use post_deploy_hook::{Checks, Outcome, Timeouts, handle, handle_create};
+use serde_json::Value;
 use valdrix_shared::config::VarSet;
 use valdrix_shared::telemetry;
 
@@ -13,23 +15,31 @@ async fn main() -> Result<(), Error> {
     // No runtime contract at init: a broken one is this hook's failed check.
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let codedeploy = aws_sdk_codedeploy::Client::new(&sdk);
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
     let http = reqwest::Client::builder()
         .user_agent(concat!(
             "valdrix-post-deploy-hook/",
             env!("CARGO_PKG_VERSION")
         ))
         .build()?;
-    let (codedeploy, http) = (&codedeploy, &http);
-    run(service_fn(
-        move |event: LambdaEvent<CodeDeployLifecycleEvent>| async move {
-            let checks = Checks::from_env(
-                VarSet::from_process_env(),
-                http.clone(),
-                Timeouts::default(),
-            )
-            .with_invocation_deadline(event.context.deadline);
-            handle(&event.payload, &checks, codedeploy).await
-        },
-    ))
+    let (codedeploy, lambda, http) = (&codedeploy, &lambda, &http);
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let checks = Checks::from_env(
+            VarSet::from_process_env(),
+            http.clone(),
+            Timeouts::default(),
+        )
+        .with_lambda(lambda.clone())
+        .with_invocation_deadline(event.context.deadline);
+        // CloudFormation (the first create) or CodeDeploy (every deployment).
+        let outcome: Outcome = if Request::is(&event.payload) {
+            let request: Request = serde_json::from_value(event.payload)?;
+            handle_create(&request, &checks).await?
+        } else {
+            let lifecycle: CodeDeployLifecycleEvent = serde_json::from_value(event.payload)?;
+            handle(&lifecycle, &checks, codedeploy).await?
+        };
+        Ok::<Outcome, Error>(outcome)
+    }))
     .await
 }

@@ -1,7 +1,9 @@
 //! The hook end to end without Lambda: the handler fed from
-//! `events/codedeploy-lifecycle.json`, smoke checks against a fake API
-//! (wiremock), and the status reported to a fake CodeDeploy endpoint that
-//! speaks the real protocol (AWS JSON 1.1 over HTTP on 127.0.0.1).
+//! `events/codedeploy-lifecycle.json`, the deployed function looked up and
+//! the status reported through a fake CodeDeploy endpoint that speaks the
+//! real protocol (AWS JSON 1.1 over HTTP on 127.0.0.1), and the function's
+//! checks against a fake API (wiremock). tests/real_functions.rs runs the
+//! same checks against the real functions.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,8 +13,10 @@ use aws_sdk_codedeploy::config::retry::RetryConfig;
 use aws_sdk_codedeploy::config::{BehaviorVersion, Credentials, Region};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use post_deploy_hook::probes::{CHECK_ADMIN_TENANT, CHECK_LIVE};
 use post_deploy_hook::{
-    CHECK_HEALTH, CHECK_ME, CHECK_RUNTIME_CONTRACT, CheckResult, Checks, Timeouts, handle,
+    CHECK_DEPLOYED_FUNCTION, CHECK_HEALTH, CHECK_ME, CHECK_RUNTIME_CONTRACT, CheckResult, Checks,
+    Timeouts, handle,
 };
 use serde_json::{Value, json};
 use valdrix_shared::config::VarSet;
@@ -20,7 +24,16 @@ use valdrix_shared::tenancy::{SMOKE_TENANT_ID, SMOKE_USER_ID};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const TARGET: &str = "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus";
+const PUT_STATUS: &str = "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus";
+const GET_DEPLOYMENT: &str = "CodeDeploy_20141006.GetDeployment";
+const GET_REVISION: &str = "CodeDeploy_20141006.GetApplicationRevision";
+const HEALTH_FN: &str = "valdrix-HealthFunction-Ab12Cd34";
+const ADMIN_FN: &str = "valdrix-AdminFunction-Ef56Gh78";
+
+/// The template's function map, as the hook's env carries it.
+fn targets_json() -> String {
+    json!({HEALTH_FN: "health", ADMIN_FN: "admin"}).to_string()
+}
 
 fn fixture() -> CodeDeployLifecycleEvent {
     let path = concat!(
@@ -63,13 +76,26 @@ struct Received {
 #[derive(Clone)]
 struct FakeCodeDeploy {
     received: Arc<Mutex<Vec<Received>>>,
+    /// The function the deployment moves (its AppSpec's Name).
+    deployed: String,
+    /// GetDeployment fails with this.
+    lookup_fails: bool,
+    /// PutLifecycleEventHookExecutionStatus fails with this.
     fail_with: Option<StatusCode>,
 }
 
-/// A CodeDeploy endpoint on 127.0.0.1 that records every call.
-async fn fake_codedeploy(fail_with: Option<StatusCode>) -> (String, Arc<Mutex<Vec<Received>>>) {
+/// A CodeDeploy endpoint on 127.0.0.1 that records every call: the
+/// deployment's revision lives in the application (as for CloudFormation's
+/// deployments), its AppSpec names `deployed`.
+async fn fake_codedeploy(
+    deployed: &str,
+    lookup_fails: bool,
+    fail_with: Option<StatusCode>,
+) -> (String, Arc<Mutex<Vec<Received>>>) {
     let fake = FakeCodeDeploy {
         received: Arc::default(),
+        deployed: deployed.to_owned(),
+        lookup_fails,
         fail_with,
     };
     let received = fake.received.clone();
@@ -96,18 +122,49 @@ async fn fake_codedeploy(fail_with: Option<StatusCode>) -> (String, Arc<Mutex<Ve
             body: body.clone(),
         });
         let ct = [("content-type", "application/x-amz-json-1.1")];
-        match fake.fail_with {
-            Some(status) => (
-                status,
+        let revision =
+            json!({"revisionType": "AppSpecContent", "appSpecContent": {"sha256": "5e1f"}});
+        match header("x-amz-target").as_deref() {
+            Some(GET_DEPLOYMENT) if fake.lookup_fails => (
+                StatusCode::BAD_REQUEST,
                 ct,
-                json!({"__type": "InvalidLifecycleEventHookExecutionIdException", "message": "unknown hook execution"}).to_string(),
+                json!({"__type": "DeploymentDoesNotExistException", "message": "no such deployment"}).to_string(),
             ),
-            None => (
+            Some(GET_DEPLOYMENT) => (
                 StatusCode::OK,
                 ct,
-                json!({"lifecycleEventHookExecutionId": body["lifecycleEventHookExecutionId"]})
-                    .to_string(),
+                json!({"deploymentInfo": {
+                    "deploymentId": body["deploymentId"], "applicationName": "valdrix-app",
+                    "deploymentGroupName": "valdrix-group", "revision": revision,
+                }})
+                .to_string(),
             ),
+            Some(GET_REVISION) => {
+                let appspec = json!({"version": 0.0, "Resources": [{"Fn": {
+                    "Type": "AWS::Lambda::Function",
+                    "Properties": {"Name": fake.deployed, "Alias": "live", "CurrentVersion": "3", "TargetVersion": "4"},
+                }}]});
+                let mut stored = revision.clone();
+                stored["appSpecContent"]["content"] = json!(appspec.to_string());
+                (
+                    StatusCode::OK,
+                    ct,
+                    json!({"applicationName": body["applicationName"], "revision": stored}).to_string(),
+                )
+            }
+            _ => match fake.fail_with {
+                Some(status) => (
+                    status,
+                    ct,
+                    json!({"__type": "InvalidLifecycleEventHookExecutionIdException", "message": "unknown hook execution"}).to_string(),
+                ),
+                None => (
+                    StatusCode::OK,
+                    ct,
+                    json!({"lifecycleEventHookExecutionId": body["lifecycleEventHookExecutionId"]})
+                        .to_string(),
+                ),
+            },
         }
     }
     let app = axum::Router::new().fallback(any).with_state(fake);
@@ -130,6 +187,8 @@ fn codedeploy_client(endpoint: &str) -> aws_sdk_codedeploy::Client {
         ))
         .endpoint_url(endpoint)
         .retry_config(RetryConfig::disabled())
+        // Each CodeDeploy call must be in functions/post-deploy-hook/iam.txt.
+        .interceptor(valdrix_tests::iam_guard::sdk_guard())
         .build();
     aws_sdk_codedeploy::Client::from_conf(config)
 }
@@ -145,6 +204,7 @@ fn env(base_url: &str, extra: &[(&str, &str)]) -> VarSet {
         ("KDF_SALT", valdrix_tests::KDF_SALT),
         ("CORS_ORIGINS", r#"["https://app.example.com"]"#),
         ("VALDRIX_SMOKE_BASE_URL", base_url),
+        ("VALDRIX_HOOK_TARGETS", &targets_json()),
     ]);
     for (k, v) in extra {
         vars.set(*k, *v);
@@ -181,27 +241,51 @@ async fn api(health: ResponseTemplate, me: ResponseTemplate) -> MockServer {
         .mount(&server)
         .await;
     Mock::given(method("GET"))
+        .and(path("/health/live"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "alive"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
         .and(path("/api/v1/me"))
         .respond_with(me)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v1/admin/tenants/{SMOKE_TENANT_ID}")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": SMOKE_TENANT_ID, "tier": "enterprise"})),
+        )
         .mount(&server)
         .await;
     server
 }
 
-/// Run the handler on the fixture and return (outcome checks, the one call
-/// CodeDeploy received), asserting that exactly one was made with the ids.
-async fn run(checks: &Checks) -> (Vec<CheckResult>, String) {
-    let (endpoint, received) = fake_codedeploy(None).await;
+/// Run the handler on the fixture for a deployment of `deployed` and return
+/// (outcome checks, status reported), asserting the deployment was looked up
+/// and exactly one status was reported, with the fixture's ids.
+async fn run_for(deployed: &str, checks: &Checks) -> (Vec<CheckResult>, String) {
+    let (endpoint, received) = fake_codedeploy(deployed, false, None).await;
     let outcome = handle(&fixture(), checks, &codedeploy_client(&endpoint))
         .await
         .expect("reporting succeeded");
     let calls = received.lock().unwrap().clone();
-    assert_eq!(calls.len(), 1, "exactly one status report: {calls:?}");
-    let call = &calls[0];
+    let targets: Vec<_> = calls
+        .iter()
+        .map(|c| c.target.as_deref().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        targets,
+        [GET_DEPLOYMENT, GET_REVISION, PUT_STATUS],
+        "{calls:?}"
+    );
     let (deployment_id, execution_id) = fixture_ids();
+    assert_eq!(calls[0].body["deploymentId"], deployment_id.as_str());
+    assert_eq!(calls[1].body["applicationName"], "valdrix-app");
+    assert_eq!(outcome.function.as_deref(), Some(deployed));
+    let call = &calls[2];
     assert_eq!(call.method, Method::POST);
     assert_eq!(call.path, "/");
-    assert_eq!(call.target.as_deref(), Some(TARGET));
     assert_eq!(
         call.content_type.as_deref(),
         Some("application/x-amz-json-1.1")
@@ -220,6 +304,11 @@ async fn run(checks: &Checks) -> (Vec<CheckResult>, String) {
     (outcome.checks, status)
 }
 
+/// A deployment of the admin function (the authenticated checks).
+async fn run(checks: &Checks) -> (Vec<CheckResult>, String) {
+    run_for(ADMIN_FN, checks).await
+}
+
 fn failed<'a>(results: &'a [CheckResult], name: &str) -> &'a CheckResult {
     let result = results.iter().find(|r| r.name == name).expect(name);
     assert!(!result.ok, "{name} should have failed: {results:?}");
@@ -235,9 +324,10 @@ async fn every_check_passing_reports_succeeded() {
     assert_eq!(
         names,
         [
+            (CHECK_DEPLOYED_FUNCTION, true),
             (CHECK_RUNTIME_CONTRACT, true),
-            (CHECK_HEALTH, true),
-            (CHECK_ME, true)
+            (CHECK_ME, true),
+            (CHECK_ADMIN_TENANT, true),
         ]
     );
 
@@ -252,6 +342,93 @@ async fn every_check_passing_reports_succeeded() {
     let claims = valdrix_shared::auth::verify_bearer(&valdrix_tests::test_config(&[]), Some(auth))
         .expect("token verifies with SUPABASE_JWT_SECRET");
     assert_eq!(claims.sub, SMOKE_USER_ID);
+    // The operator read carried the deployed admin key; health was not probed.
+    let tenant = requests
+        .iter()
+        .find(|r| r.url.path().starts_with("/api/v1/admin/tenants/"))
+        .expect("the tenant read was called");
+    assert_eq!(
+        tenant.headers.get("x-admin-key").unwrap(),
+        valdrix_tests::ADMIN_API_KEY
+    );
+    assert!(
+        requests
+            .iter()
+            .all(|r| !r.url.path().starts_with("/health")),
+        "{requests:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_health_deployment_runs_the_health_checks_only() {
+    let server = api(healthy(), smoke_me()).await;
+    let (results, status) = run_for(
+        HEALTH_FN,
+        &checks(env(&server.uri(), &[]), Duration::from_secs(5)),
+    )
+    .await;
+    assert_eq!(status, "Succeeded");
+    let names: Vec<_> = results.iter().map(|r| r.name).collect();
+    assert_eq!(
+        names,
+        [
+            CHECK_DEPLOYED_FUNCTION,
+            CHECK_RUNTIME_CONTRACT,
+            CHECK_HEALTH,
+            CHECK_LIVE
+        ]
+    );
+    let paths: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .collect();
+    assert_eq!(paths, ["/health", "/health/live"]);
+}
+
+#[tokio::test]
+async fn a_function_the_hook_does_not_know_fails_closed() {
+    let server = api(healthy(), smoke_me()).await;
+    let (results, status) = run_for(
+        "valdrix-SomethingNew-Zz99",
+        &checks(env(&server.uri(), &[]), Duration::from_secs(5)),
+    )
+    .await;
+    assert_eq!(status, "Failed");
+    assert_eq!(results.len(), 1, "{results:?}");
+    let reason = failed(&results, CHECK_DEPLOYED_FUNCTION)
+        .reason
+        .clone()
+        .unwrap();
+    assert!(
+        reason.contains("valdrix-SomethingNew-Zz99") && reason.contains("VALDRIX_HOOK_TARGETS"),
+        "{reason}"
+    );
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_deployment_that_cannot_be_looked_up_fails_closed_and_still_reports() {
+    let server = api(healthy(), smoke_me()).await;
+    let (endpoint, received) = fake_codedeploy(ADMIN_FN, true, None).await;
+    let outcome = handle(
+        &fixture(),
+        &checks(env(&server.uri(), &[]), Duration::from_secs(5)),
+        &codedeploy_client(&endpoint),
+    )
+    .await
+    .expect("the report went out");
+    assert_eq!(outcome.status, "Failed");
+    let reason = failed(&outcome.checks, CHECK_DEPLOYED_FUNCTION)
+        .reason
+        .clone()
+        .unwrap();
+    assert!(reason.contains("GetDeployment"), "{reason}");
+    let calls = received.lock().unwrap().clone();
+    assert_eq!(calls.last().unwrap().target.as_deref(), Some(PUT_STATUS));
+    assert_eq!(calls.last().unwrap().body["status"], "Failed");
 }
 
 #[tokio::test]
@@ -261,7 +438,11 @@ async fn health_503_reports_failed() {
         smoke_me(),
     )
     .await;
-    let (results, status) = run(&checks(env(&server.uri(), &[]), Duration::from_secs(5))).await;
+    let (results, status) = run_for(
+        HEALTH_FN,
+        &checks(env(&server.uri(), &[]), Duration::from_secs(5)),
+    )
+    .await;
     assert_eq!(status, "Failed");
     let health = failed(&results, CHECK_HEALTH);
     assert!(
@@ -277,7 +458,11 @@ async fn health_200_but_not_healthy_reports_failed() {
         smoke_me(),
     )
     .await;
-    let (results, status) = run(&checks(env(&server.uri(), &[]), Duration::from_secs(5))).await;
+    let (results, status) = run_for(
+        HEALTH_FN,
+        &checks(env(&server.uri(), &[]), Duration::from_secs(5)),
+    )
+    .await;
     assert_eq!(status, "Failed");
     failed(&results, CHECK_HEALTH);
 }
@@ -322,7 +507,11 @@ async fn me_answering_another_tenant_reports_failed() {
 async fn a_hanging_smoke_endpoint_times_out_and_reports_failed() {
     let server = api(healthy().set_delay(Duration::from_secs(30)), smoke_me()).await;
     let started = std::time::Instant::now();
-    let (results, status) = run(&checks(env(&server.uri(), &[]), Duration::from_millis(300))).await;
+    let (results, status) = run_for(
+        HEALTH_FN,
+        &checks(env(&server.uri(), &[]), Duration::from_millis(300)),
+    )
+    .await;
     assert_eq!(status, "Failed");
     let health = failed(&results, CHECK_HEALTH);
     assert!(
@@ -335,7 +524,7 @@ async fn a_hanging_smoke_endpoint_times_out_and_reports_failed() {
         started.elapsed()
     );
     // The other checks still ran and passed: only the hung one failed.
-    assert!(results.iter().filter(|r| r.ok).count() == 2, "{results:?}");
+    assert!(results.iter().filter(|r| r.ok).count() == 3, "{results:?}");
 }
 
 #[tokio::test]
@@ -344,18 +533,26 @@ async fn an_invocation_deadline_in_the_past_fails_the_smoke_checks_but_still_rep
     let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap();
     let checks =
         checks(env(&server.uri(), &[]), Duration::from_secs(5)).with_invocation_deadline(now_ms);
-    let (results, status) = run(&checks).await;
-    assert_eq!(status, "Failed");
-    // No time left: no check is even started; each fails, and the report
-    // still goes out (the status above).
-    assert!(results.iter().all(|r| !r.ok), "{results:?}");
-    for name in [CHECK_RUNTIME_CONTRACT, CHECK_HEALTH] {
-        let result = failed(&results, name);
-        assert!(
-            result.reason.as_deref().unwrap().contains("timed out"),
-            "{result:?}"
-        );
-    }
+    let (endpoint, received) = fake_codedeploy(ADMIN_FN, false, None).await;
+    let outcome = handle(&fixture(), &checks, &codedeploy_client(&endpoint))
+        .await
+        .expect("the report went out");
+    assert_eq!(outcome.status, "Failed");
+    // No time left: not even the look-up starts; it fails, and the report
+    // still goes out.
+    let lookup = failed(&outcome.checks, CHECK_DEPLOYED_FUNCTION);
+    assert!(
+        lookup.reason.as_deref().unwrap().contains("timed out"),
+        "{lookup:?}"
+    );
+    let calls = received.lock().unwrap().clone();
+    let targets: Vec<_> = calls
+        .iter()
+        .map(|c| c.target.as_deref().unwrap_or(""))
+        .collect();
+    assert_eq!(targets, [PUT_STATUS]);
+    assert_eq!(calls[0].body["status"], "Failed");
+    assert!(server.received_requests().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -401,7 +598,7 @@ async fn a_missing_base_url_reports_failed() {
     let (results, status) = run(&checks(vars, Duration::from_secs(5))).await;
     assert_eq!(status, "Failed");
     assert!(
-        failed(&results, CHECK_HEALTH)
+        failed(&results, CHECK_ME)
             .reason
             .as_deref()
             .unwrap()
@@ -417,14 +614,15 @@ async fn an_unreachable_api_reports_failed() {
     drop(listener);
     let (results, status) = run(&checks(env(&dead, &[]), Duration::from_secs(5))).await;
     assert_eq!(status, "Failed");
-    failed(&results, CHECK_HEALTH);
     failed(&results, CHECK_ME);
+    failed(&results, CHECK_ADMIN_TENANT);
 }
 
 #[tokio::test]
 async fn a_failed_report_is_the_handlers_error() {
     let server = api(healthy(), smoke_me()).await;
-    let (endpoint, received) = fake_codedeploy(Some(StatusCode::BAD_REQUEST)).await;
+    let (endpoint, received) =
+        fake_codedeploy(ADMIN_FN, false, Some(StatusCode::BAD_REQUEST)).await;
     let err = handle(
         &fixture(),
         &checks(env(&server.uri(), &[]), Duration::from_secs(5)),
@@ -438,6 +636,6 @@ async fn a_failed_report_is_the_handlers_error() {
         "{err}"
     );
     let calls = received.lock().unwrap().clone();
-    assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].body["status"], "Succeeded");
+    assert_eq!(calls.len(), 3);
+    assert_eq!(calls[2].body["status"], "Succeeded");
 }

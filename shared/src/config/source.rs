@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::Path;
 
 use super::Violation;
-use super::vars::VALDRIX_RUNTIME_SECRET_ARN;
+use super::vars::{VALDRIX_RUNTIME_SECRET_ARN, VALDRIX_RUNTIME_SECRET_VERSION};
 
 /// A snapshot of variables. An empty value counts as unset everywhere.
 #[derive(Clone, Default)]
@@ -146,7 +146,10 @@ pub async fn merge_runtime_secret(vars: &mut VarSet) -> Result<(), Violation> {
     };
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
-    let text = fetch_secret_string(&client, &arn).await?;
+    // A pinned version: a changed secret reaches the functions only through
+    // a deployment (new versions, the hook), never at a random cold start.
+    let version = vars.get(VALDRIX_RUNTIME_SECRET_VERSION).map(str::to_owned);
+    let text = fetch_secret_string(&client, &arn, version).await?;
     vars.fill_from(parse_secret_json(&text)?);
     Ok(())
 }
@@ -154,10 +157,12 @@ pub async fn merge_runtime_secret(vars: &mut VarSet) -> Result<(), Violation> {
 async fn fetch_secret_string(
     client: &aws_sdk_secretsmanager::Client,
     arn: &str,
+    version: Option<String>,
 ) -> Result<String, Violation> {
     let out = client
         .get_secret_value()
         .secret_id(arn)
+        .set_version_id(version)
         .send()
         .await
         .map_err(|e| {

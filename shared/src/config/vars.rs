@@ -57,6 +57,7 @@ pub const FORECASTER_BREAK_GLASS_EXPIRES_AT: &str = "FORECASTER_BREAK_GLASS_EXPI
 pub const FORECASTER_BREAK_GLASS_MAX_DURATION_HOURS: &str =
     "FORECASTER_BREAK_GLASS_MAX_DURATION_HOURS";
 pub const VALDRIX_RUNTIME_SECRET_ARN: &str = "VALDRIX_RUNTIME_SECRET_ARN";
+pub const VALDRIX_RUNTIME_SECRET_VERSION: &str = "VALDRIX_RUNTIME_SECRET_VERSION";
 pub const VALDRIX_ALLOW_PRIVATE_OUTBOUND: &str = "VALDRIX_ALLOW_PRIVATE_OUTBOUND";
 
 /// Operator-level integration variables that strict SaaS mode forbids: tenants
@@ -158,6 +159,10 @@ pub const KNOWN: &[KnownVar] = &[
     plain(
         VALDRIX_RUNTIME_SECRET_ARN,
         "Secrets Manager secret (JSON object of these names) that fills what env leaves unset",
+    ),
+    plain(
+        VALDRIX_RUNTIME_SECRET_VERSION,
+        "the secret's VersionId to read (empty = AWSCURRENT); the template pins the one deployed",
     ),
     plain(
         VALDRIX_ALLOW_PRIVATE_OUTBOUND,

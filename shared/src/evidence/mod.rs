@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::audit::{Actor, AuditError, AuditEvent, AuditLog, Index, NewEvent};
+use crate::metrics::Unit;
 use crate::store::{Cursor, Item, Query, SortKey, Store};
 
 const INDEX_PREFIX: &str = "EVIDENCE#";
@@ -16,6 +17,8 @@ const INDEX_PREFIX: &str = "EVIDENCE#";
 const READ_CONCURRENCY: usize = 16;
 pub const CHECK_EVENT: &str = "evidence.check";
 pub const SUITE_EVENT: &str = "evidence.suite";
+/// The `Service` dimension of the evidence metrics.
+pub const METRICS_SERVICE: &str = "evidence";
 
 /// What a check found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -110,6 +113,18 @@ impl Recorder<'_> {
         events.push((suite, Some(self.index("suite"))));
         let mut checks = self.audit.append_all(events, Vec::new()).await?;
         checks.pop(); // the suite event
+        crate::metrics::emit(
+            METRICS_SERVICE,
+            &[
+                ("EvidenceChecksFailed", failed as f64, Unit::Count),
+                ("EvidenceChecksRun", records.len() as f64, Unit::Count),
+            ],
+            crate::metrics::props([
+                ("run_id", json!(self.run_id)),
+                ("mode", json!(self.mode)),
+                ("tenant_id", json!(self.tenant_id)),
+            ]),
+        );
         Ok(RecordedRun {
             checks,
             passed,

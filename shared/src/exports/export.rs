@@ -10,6 +10,7 @@ use serde_json::json;
 use super::options::PackOptions;
 use super::pack::{PackError, PackRequest, build_pack};
 use crate::audit::{Actor, AuditError, AuditLog, NewEvent};
+use crate::metrics::Unit;
 use crate::objects::{ObjectError, ObjectStore, SignedUrl};
 use crate::store::{DynStore, StoreError};
 
@@ -107,6 +108,14 @@ pub async fn export_pack(
         }
     };
     upload.finish().await?;
+    crate::metrics::emit(
+        "compliance-export",
+        &[
+            ("PackExports", 1.0, Unit::Count),
+            ("PackExportBytes", built.bytes as f64, Unit::Bytes),
+        ],
+        crate::metrics::props([("run_id", json!(run_id))]),
+    );
 
     let filename = format!(
         "compliance-pack-{}-{}.zip",

@@ -161,6 +161,7 @@ pub async fn accept(
             due_at: Some(now.timestamp() + due::SAFETY_NET_SECONDS),
             external_id: None,
             claims: 0,
+            redriven_after: 0,
         };
         ops.push(WriteOp::Put {
             item: to_item(&pk, &delivery_sk(channel), 1, &delivery),

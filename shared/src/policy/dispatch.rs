@@ -13,9 +13,13 @@ use super::{
     Attempt, Channel, Delivery, DeliveryStatus, EVENT_SK, PolicyEvent, delivery_sk, due, event_pk,
 };
 use crate::audit::{Actor, AuditLog, NewEvent};
+use crate::metrics::{self, Unit};
 use crate::outbound::delivery::{Delivery as Outcome, Retryability};
 use crate::store::codec::{from_item, to_item};
 use crate::store::{Condition, Store, StoreError, WriteOp};
+
+/// The `Service` dimension of the dispatcher's metrics (template.yaml's alarms).
+pub const METRICS_SERVICE: &str = "dispatcher";
 
 /// Attempts before a delivery is declared dead.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -169,7 +173,9 @@ impl Dispatcher<'_> {
         };
         let step = if outcome.ok {
             Step::Delivered
-        } else if retry_after.is_some() && number < MAX_ATTEMPTS {
+        } else if retry_after.is_some()
+            && number.saturating_sub(delivery.redriven_after) < MAX_ATTEMPTS
+        {
             Step::Retrying
         } else {
             Step::Dead
@@ -252,6 +258,20 @@ impl Dispatcher<'_> {
         {
             tracing::error!(delivery = %delivery.delivery_id, error = %why, "dead-letter publish failed; the delivery stays marked dead");
         }
+        let name = match step {
+            Step::Delivered => "DeliveriesDelivered",
+            Step::Retrying => "DeliveriesRetried",
+            _ => "DeliveriesDead",
+        };
+        metrics::count(
+            METRICS_SERVICE,
+            name,
+            metrics::props([
+                ("event_id", json!(delivery.event_id)),
+                ("channel", json!(delivery.channel)),
+                ("attempt", json!(number)),
+            ]),
+        );
         Ok(step)
     }
 
@@ -288,8 +308,18 @@ impl Dispatcher<'_> {
     pub async fn sweep(&self, now: i64) -> Result<Vec<(String, Channel, Step)>, DispatchError> {
         let mut done = Vec::new();
         let mut cursor = None;
+        let mut first_page = true;
         loop {
             let (due, next) = due::due_now(self.store, now, 100, cursor).await?;
+            if std::mem::take(&mut first_page) {
+                // Oldest first: how long the backlog's head has waited past its time.
+                let age = due.first().map_or(0, |entry| (now - entry.due_at).max(0));
+                metrics::emit(
+                    METRICS_SERVICE,
+                    &[("DispatchBacklogAgeSeconds", age as f64, Unit::Seconds)],
+                    metrics::props([("due_on_first_page", json!(due.len()))]),
+                );
+            }
             let page: Vec<_> = stream::iter(due)
                 .map(|entry| self.sweep_one(entry, now))
                 .buffered(CONCURRENCY)

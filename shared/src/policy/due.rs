@@ -46,6 +46,8 @@ pub fn entry_delete(delivery: &Delivery) -> WriteOp {
 /// One due entry: its sort key (to remove a stale one) and what it points at.
 pub struct DueEntry {
     pub sk: String,
+    /// When it fell due (unix seconds), from the sort key.
+    pub due_at: i64,
     pub event_id: String,
     pub channel: Channel,
 }
@@ -73,8 +75,10 @@ pub async fn due_now(
         .items
         .iter()
         .filter_map(|item| {
+            let sk = item.get("sk").and_then(Value::as_str)?;
             Some(DueEntry {
-                sk: item.get("sk").and_then(Value::as_str)?.to_owned(),
+                due_at: sk.get(..12)?.parse().ok()?,
+                sk: sk.to_owned(),
                 event_id: item.get("event_id").and_then(Value::as_str)?.to_owned(),
                 channel: serde_json::from_value(item.get("channel")?.clone()).ok()?,
             })

@@ -13,6 +13,7 @@ pub mod deadletter;
 pub mod dispatch;
 pub mod due;
 mod model;
+pub mod redrive;
 pub mod send;
 
 use serde::{Deserialize, Serialize};
@@ -76,6 +77,10 @@ pub struct Delivery {
     /// worker that died, perhaps after sending (see [`Delivery::may_have_reached`]).
     #[serde(default)]
     pub claims: u32,
+    /// Attempts made before an operator redrove it ([`redrive`]): the attempt
+    /// budget counts from here.
+    #[serde(default)]
+    pub redriven_after: u32,
 }
 
 impl Delivery {
@@ -118,6 +123,7 @@ mod tests {
             due_at: None,
             external_id: None,
             claims,
+            redriven_after: 0,
         }
     }
 
