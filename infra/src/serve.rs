@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use secrecy::ExposeSecret;
 use valdrix_shared::audit::Actor;
+use valdrix_shared::audit::checkpoint::{self, local::LocalSigner};
 use valdrix_shared::config::vars::{
     ADMIN_API_KEY, SLACK_BOT_TOKEN, VALDRIX_ALLOW_PRIVATE_OUTBOUND,
 };
@@ -39,6 +40,9 @@ pub const DEMO_USERS: [(&str, Role); 3] = [
     ("demo-admin", Role::Admin),
     ("demo-member", Role::Member),
 ];
+
+/// The signing key of the audit checkpoints, in the data dir.
+pub const AUDIT_KEY_FILE: &str = "audit-signing-key.p8";
 
 pub async fn run(args: Args) -> ExitCode {
     match serve(args).await {
@@ -87,6 +91,18 @@ async fn serve(args: Args) -> Result<(), String> {
         s.objects = Some(compliance_export::local_object_store(
             args.data_dir.join("packs"),
             &s.config,
+        ));
+        // The audit checkpoints' key: a 0600 file in the data dir, never printed.
+        s.audit_signer = Some(std::sync::Arc::new(
+            LocalSigner::open_or_create(&args.data_dir.join(AUDIT_KEY_FILE))
+                .map_err(|e| e.to_string())?,
+        ));
+    }
+    if let Some(signer) = state.audit_signer.clone() {
+        tokio::spawn(checkpoint::sweep_forever(
+            state.audit.clone(),
+            signer,
+            std::time::Duration::from_secs(2),
         ));
     }
     tokio::spawn(valdrix_shared::policy::send::sweep_forever(

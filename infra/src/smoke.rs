@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use valdrix_shared::exports::proof::{SUMS_PATH, SUMS_SIG_PATH};
 
 pub const COMPLIANCE_PACK_PATH: &str = "/api/v1/audit/compliance-pack?include_focus_export=true&include_savings_proof=true&include_realized_savings=true&include_close_package=true";
 const NOTIFICATIONS: &str = "/api/v1/settings/notifications";
@@ -506,12 +507,17 @@ impl Api<'_> {
             .await
             .map_err(|e| Failure::msg(format!("download: {}", http_error(&e))))?;
         let summary = verify_pack(&zip, sha256, bytes).map_err(|e| Failure(Some(status), e))?;
+        // Its proof too: the chain, the signed checkpoints, SHA256SUMS.sig.
+        let proof = valdrix_shared::exports::verify_pack(Cursor::new(&zip[..]), None)
+            .map_err(|e| Failure(Some(status), e.to_string()))?;
         Ok(Passed {
             status: Some(status),
             note: Some(format!(
-                "{} bytes, {} files verified",
+                "{} bytes, {} files verified, events {}..{} chained and signed",
                 bytes,
-                summary.files.len()
+                summary.files.len(),
+                proof.from_seq,
+                proof.to_seq
             )),
             data: json!({"bytes": bytes, "sha256": sha256, "files": summary.files}),
         })
@@ -619,7 +625,8 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Check a compliance pack ZIP against the API's `sha256`/`bytes`, then every
-/// `manifest.json` file entry against the ZIP's member of that path.
+/// `manifest.json` file entry against the ZIP's member of that path (the
+/// proof, `valdrix verify-pack`'s checks, is [`verify_proof`]).
 pub fn verify_pack(zip: &[u8], sha256: &str, bytes: u64) -> Result<PackSummary, String> {
     if zip.len() as u64 != bytes {
         return Err(format!(
@@ -688,7 +695,9 @@ pub fn verify_pack(zip: &[u8], sha256: &str, bytes: u64) -> Result<PackSummary, 
     // Every other member must be listed: an unlisted file is unverified.
     for name in archive.file_names().filter_map(Result::ok) {
         let name: &str = &name;
-        if name != "manifest.json" && !name.ends_with('/') && !seen.contains(name) {
+        let signed_after = [SUMS_PATH, SUMS_SIG_PATH].contains(&name);
+        if name != "manifest.json" && !signed_after && !name.ends_with('/') && !seen.contains(name)
+        {
             problems.push(format!("{name} is in the pack but not in manifest.json"));
         }
     }

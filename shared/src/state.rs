@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::audit::checkpoint::DynSigner;
 use crate::audit::{AuditLog, Redactor};
 use crate::config::{RuntimeConfig, StoreUrl};
 use crate::crypto::SecretBox;
@@ -23,6 +24,9 @@ pub struct AppState {
     /// Where compliance packs are written (S3 in AWS, a directory locally);
     /// `None` where nothing exports. Set with [`AppState::with_objects`].
     pub objects: Option<DynObjectStore>,
+    /// Signs audit checkpoints (KMS in AWS, a data-dir key under `valdrix
+    /// serve`); `None` in a function that writes none.
+    pub audit_signer: Option<DynSigner>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -65,6 +69,7 @@ impl AppState {
             integrations,
             inline_dispatch: false,
             objects,
+            audit_signer: None,
         })
     }
 }

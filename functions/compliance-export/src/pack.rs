@@ -50,7 +50,18 @@ pub(crate) async fn compliance_pack(
         options,
         now,
     };
-    let exported = export_pack(&state.store, &state.audit, objects.as_ref(), request).await?;
+    let signer = state
+        .audit_signer
+        .clone()
+        .ok_or_else(|| ApiError::Unavailable("no audit signing key is configured".into()))?;
+    let exported = export_pack(
+        &state.store,
+        &state.audit,
+        objects.as_ref(),
+        signer.as_ref(),
+        request,
+    )
+    .await?;
     let url = absolute(&exported.url.url, &headers);
     if wants_json(&headers) {
         let body = json!({

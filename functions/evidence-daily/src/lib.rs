@@ -1,10 +1,14 @@
 //! The daily passive evidence run. A function of its own (not a second
 //! trigger on the HTTP evidence function) so each keeps one event shape.
+//! After it, the daily audit checkpoints ([`checkpoints`]): each tenant run
+//! whose chain moved gets its head signed.
 //!
 //! The schedule's event runs every tenant. The post-deploy hook's check of a
 //! new version sends `{"source": "valdrix.post-deploy-hook", "detail":
 //! {"tenant_id": ...}}` to run one tenant (the smoke tenant) through the
 //! same path.
+
+pub mod checkpoints;
 
 use serde_json::Value;
 use valdrix_shared::evidence::passive;
@@ -26,5 +30,28 @@ pub async fn handle(state: &SharedState, event: &Value) -> Value {
         failed = report.tenants_failed.len(),
         "passive evidence run done"
     );
-    serde_json::to_value(report).unwrap_or_default()
+    let mut answer = serde_json::to_value(report).unwrap_or_default();
+    if let Some(signer) = &state.audit_signer {
+        let tenants = match one {
+            Some(tenant_id) => Ok(vec![tenant_id.to_owned()]),
+            None => checkpoints::all_tenants(&state.audit).await,
+        };
+        let signed = match tenants {
+            Ok(tenants) => checkpoints::sign_moved(&state.audit, signer.as_ref(), &tenants).await,
+            Err(e) => {
+                tracing::error!(error = %e, "daily audit checkpoints: cannot list tenants");
+                checkpoints::CheckpointReport {
+                    signed: 0,
+                    failed: vec!["*".into()],
+                }
+            }
+        };
+        tracing::info!(
+            signed = signed.signed,
+            failed = signed.failed.len(),
+            "daily audit checkpoints done"
+        );
+        answer["checkpoints"] = serde_json::to_value(signed).unwrap_or_default();
+    }
+    answer
 }

@@ -1,7 +1,8 @@
 //! The notification-dispatcher function. Two triggers, one handler:
 //! - the table's stream: every new `pending` delivery is tried at once;
 //! - a schedule (every minute): the sweep of the due index — retries whose time
-//!   has come, claims whose worker died, deliveries no stream record reached.
+//!   has come, claims whose worker died, deliveries no stream record reached —
+//!   and of the audit checkpoints that came due (main.rs, with the KMS key).
 //!
 //! A replayed stream record is harmless: a delivery is claimed with a
 //! conditional write before any send, and a delivered one is never sent again.
@@ -42,7 +43,8 @@ pub fn pending_from_stream(event: &Value) -> Vec<(String, Channel)> {
         .collect()
 }
 
-fn is_schedule(event: &Value) -> bool {
+/// The one-minute schedule (the sweep), not a stream batch.
+pub fn is_schedule(event: &Value) -> bool {
     event.get("source").and_then(Value::as_str) == Some("aws.events")
 }
 

@@ -1,5 +1,6 @@
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
+use valdrix_shared::audit::checkpoint::{self, kms::KmsSigner};
 use valdrix_shared::policy::dispatch::Dispatcher;
 use valdrix_shared::policy::send::NotifySender;
 use valdrix_shared::{startup, state::AppState, telemetry};
@@ -16,6 +17,9 @@ async fn main() -> Result<(), Error> {
         client: aws_sdk_sqs::Client::new(&sdk),
         queue_url,
     };
+    // The sweep also signs the audit checkpoints that came due (every N events).
+    let signer = KmsSigner::from_env().await?;
+    let signer = &signer;
     let sender = NotifySender(state.clone());
     let state_ref = &state;
     let (sender, dead) = (&sender, &dead);
@@ -28,9 +32,13 @@ async fn main() -> Result<(), Error> {
             sender,
             dead_letters: dead,
         };
-        notification_dispatcher::handle(&dispatcher, &event.payload)
-            .await
-            .map_err(Error::from)
+        let answer = notification_dispatcher::handle(&dispatcher, &event.payload).await;
+        if notification_dispatcher::is_schedule(&event.payload)
+            && let Err(e) = checkpoint::sweep_due(&state_ref.audit, signer).await
+        {
+            tracing::error!(error = %e, "audit checkpoint sweep failed");
+        }
+        answer.map_err(Error::from)
     }))
     .await
 }
