@@ -8,7 +8,7 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
 use tokio::sync::OnceCell;
 
-use super::signer::{KEY_SPEC, PublicKey, SignError, Signer};
+use super::signer::{KEY_SPEC, PublicKey, SIGNING_ALGORITHM, SignError, Signer};
 
 /// The env var naming the key (its ARN; template.yaml sets it).
 pub const KEY_VAR: &str = "VALDRIX_AUDIT_SIGNING_KEY";
@@ -54,10 +54,11 @@ impl Signer for KmsSigner {
                     .send()
                     .await
                     .map_err(|e| unavailable(aws_sdk_kms::error::DisplayErrorContext(e)))?;
-                let spec = out.key_spec().map(|s| s.as_str().to_owned());
-                if spec.as_deref() != Some(KEY_SPEC) {
+                // The DER is held to P-256 below; the key must sign with ECDSA_SHA_256.
+                let algorithms = out.signing_algorithms();
+                if !algorithms.contains(&SigningAlgorithmSpec::EcdsaSha256) {
                     return Err(SignError::Invalid(format!(
-                        "{} is {spec:?}, not {KEY_SPEC}",
+                        "{} signs with {algorithms:?}, not {SIGNING_ALGORITHM} ({KEY_SPEC})",
                         self.key_id
                     )));
                 }
