@@ -82,10 +82,13 @@ pub fn verify_pack<R: Read + Seek>(
     trusted: Option<&[PublicKey]>,
 ) -> Result<Verified, Failure> {
     let files = read_all(zip)?;
-    let manifest: Value = files
-        .get("manifest.json")
-        .and_then(|b| serde_json::from_slice(b).ok())
-        .ok_or_else(|| not_a_pack("no readable manifest.json"))?;
+    if !files.contains_key("manifest.json") && !files.contains_key(SUMS_PATH) {
+        return Err(not_a_pack("neither manifest.json nor SHA256SUMS is in it"));
+    }
+    // First what sha256sum checks, so a changed manifest is named as such.
+    check_sums(&files, trusted)?;
+    let manifest: Value = serde_json::from_slice(&files["manifest.json"])
+        .map_err(|_| file("manifest.json", "is not JSON"))?;
     match manifest["pack_version"].as_str() {
         Some(VERIFIABLE_VERSION) => {}
         Some(v) => {
@@ -98,7 +101,7 @@ pub fn verify_pack<R: Read + Seek>(
     let text = |k: &str| manifest[k].as_str().unwrap_or_default().to_owned();
     let tenant_id = text("tenant_id");
 
-    let files_checked = check_files(&files, &manifest)?;
+    let files_checked = check_manifest(&files, &manifest)?;
     let chain = check_chain(&files, &manifest, &tenant_id)?;
     let (checkpoints, signer) = check_checkpoints(&files, &manifest, &chain, &tenant_id, trusted)?;
     let sums_key = key_of(&files, &signer, trusted).map_err(|r| file(SUMS_SIG_PATH, r))?;
@@ -153,12 +156,81 @@ fn sha256(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-/// Sizes and hashes against the manifest, then against SHA256SUMS (which
-/// also covers the manifest); no file outside both.
-fn check_files(files: &BTreeMap<String, Vec<u8>>, manifest: &Value) -> Result<usize, Failure> {
+/// Whether SHA256SUMS.sig verifies with a key of the pack (a trusted one,
+/// when given): then a file that differs from its line is that file's fault.
+fn sums_signed(files: &BTreeMap<String, Vec<u8>>, trusted: Option<&[PublicKey]>) -> bool {
+    let (Some(sums), Some(sig)) = (files.get(SUMS_PATH), files.get(SUMS_SIG_PATH)) else {
+        return false;
+    };
+    files
+        .iter()
+        .filter(|(p, _)| p.starts_with(KEYS_DIR))
+        .filter_map(|(_, pem)| PublicKey::all_from_pem(std::str::from_utf8(pem).ok()?).ok())
+        .flatten()
+        .filter(|k| trusted.is_none_or(|t| t.contains(k)))
+        .any(|k| k.verifies(sums, sig))
+}
+
+/// Every file against SHA256SUMS, which must list all but itself and its
+/// signature. A mismatch is the file's when SHA256SUMS is still as signed
+/// (or the file is a key, without which no signature verifies), else
+/// SHA256SUMS's own.
+fn check_sums(
+    files: &BTreeMap<String, Vec<u8>>,
+    trusted: Option<&[PublicKey]>,
+) -> Result<(), Failure> {
+    let signed = sums_signed(files, trusted);
+    let changed = || {
+        file(
+            SUMS_PATH,
+            "was changed after export: its signature does not verify",
+        )
+    };
+    let sums = files
+        .get(SUMS_PATH)
+        .ok_or_else(|| file(SUMS_PATH, "is missing"))?;
+    let sums = std::str::from_utf8(sums).map_err(|_| changed())?;
+    let mut summed = BTreeSet::new();
+    for line in sums.lines() {
+        let Some((hash, path)) = line.split_once("  ") else {
+            return Err(if signed {
+                file(SUMS_PATH, format!("malformed line {line:?}"))
+            } else {
+                changed()
+            });
+        };
+        let blame = |reason: &str| {
+            if signed || path.starts_with(KEYS_DIR) {
+                file(path, reason)
+            } else {
+                changed()
+            }
+        };
+        let data = files
+            .get(path)
+            .ok_or_else(|| blame("is listed in SHA256SUMS but missing"))?;
+        if sha256(data) != hash {
+            return Err(blame("its SHA-256 does not match SHA256SUMS"));
+        }
+        summed.insert(path);
+    }
+    for path in files.keys() {
+        if !summed.contains(path.as_str()) && path != SUMS_PATH && path != SUMS_SIG_PATH {
+            return Err(file(path, "is not listed in SHA256SUMS"));
+        }
+    }
+    if !files.contains_key(SUMS_SIG_PATH) {
+        return Err(file(SUMS_SIG_PATH, "is missing"));
+    }
+    Ok(())
+}
+
+/// Sizes and hashes against the manifest; no file outside it but the
+/// manifest and what signs it.
+fn check_manifest(files: &BTreeMap<String, Vec<u8>>, manifest: &Value) -> Result<usize, Failure> {
     let listed = manifest["files"]
         .as_array()
-        .ok_or_else(|| not_a_pack("the manifest lists no files"))?;
+        .ok_or_else(|| file("manifest.json", "lists no files"))?;
     let mut seen = BTreeSet::new();
     for entry in listed {
         let path = entry["path"].as_str().unwrap_or_default();
@@ -183,31 +255,6 @@ fn check_files(files: &BTreeMap<String, Vec<u8>>, manifest: &Value) -> Result<us
     for path in files.keys() {
         if !seen.contains(path) && !UNLISTED.contains(&path.as_str()) {
             return Err(file(path, "is not listed in the manifest"));
-        }
-    }
-    for path in [SUMS_PATH, SUMS_SIG_PATH] {
-        if !files.contains_key(path) {
-            return Err(file(path, "is missing"));
-        }
-    }
-    let sums =
-        std::str::from_utf8(&files[SUMS_PATH]).map_err(|_| file(SUMS_PATH, "is not text"))?;
-    let mut summed = BTreeSet::new();
-    for line in sums.lines() {
-        let (hash, path) = line
-            .split_once("  ")
-            .ok_or_else(|| file(SUMS_PATH, format!("malformed line {line:?}")))?;
-        let data = files
-            .get(path)
-            .ok_or_else(|| file(path, "is listed in SHA256SUMS but missing"))?;
-        if sha256(data) != hash {
-            return Err(file(path, "its SHA-256 does not match SHA256SUMS"));
-        }
-        summed.insert(path);
-    }
-    for path in files.keys() {
-        if !summed.contains(path.as_str()) && path != SUMS_PATH && path != SUMS_SIG_PATH {
-            return Err(file(path, "is not listed in SHA256SUMS"));
         }
     }
     Ok(files.len())

@@ -38,7 +38,7 @@ Unzip the pack into an empty directory, change into it, and run the script below
 `verify.sh`, then `sh verify.sh`). It stops at the first check that fails and names the file,
 event or checkpoint; it ends with `PACK VERIFIED` when all hold.
 
-1. Every file matches `SHA256SUMS`.
+1. Every file matches `SHA256SUMS` (and if one does not, whether `SHA256SUMS` itself changed).
 2. The chain: each event's `prev_hash` is the hash of the line before, seq has no gap.
 3. Each checkpoint: its key is in the pack and is the key its id names (and the trusted key,
    when set); its signature verifies; the chain passes through its signed head; the last one
@@ -51,8 +51,20 @@ set -u
 fail() {{ printf 'VERIFY FAILED: %s\n' "$*" >&2; exit 1; }}
 keyid() {{ set -- $(openssl pkey -pubin -in "$1" -outform DER | sha256sum); printf '%s' "$1"; }}
 
-# 1. Every file against SHA256SUMS.
-sha256sum --strict --quiet -c SHA256SUMS || fail "a file does not match SHA256SUMS (named above)"
+# 1. Every file against SHA256SUMS. Whether SHA256SUMS is still as signed
+#    says whose fault a mismatch is: the file's, or SHA256SUMS's own.
+sums_key=
+for k in keys/*.pem; do
+  [ -n "${{TRUSTED_KEY:-}}" ] && [ "$(keyid "$k")" != "$(keyid "$TRUSTED_KEY")" ] && continue
+  openssl dgst -sha256 -verify "$k" -signature SHA256SUMS.sig SHA256SUMS >/dev/null 2>&1 && sums_key=$k
+done
+if ! mismatched=$(sha256sum --strict --quiet -c SHA256SUMS); then
+  first=${{mismatched%%: FAILED*}}
+  case "$sums_key:$first" in
+    :keys/*|?*:*) fail "$first does not match SHA256SUMS" ;;
+    *) fail "SHA256SUMS was changed after export: its signature does not verify" ;;
+  esac
+fi
 
 # 2. The chain over audit/events.jsonl.
 hashes=' ' last= prev= tenant_of_events=
@@ -99,8 +111,7 @@ done
 [ "$signed" = "$last" ] || fail "event $last, the last exported, is not signed (last checkpoint: $signed)"
 
 # 4. SHA256SUMS itself, signed with the last checkpoint's key.
-openssl dgst -sha256 -verify "keys/$signer.pem" -signature SHA256SUMS.sig SHA256SUMS >/dev/null \
-  || fail "SHA256SUMS: its signature does not verify with keys/$signer.pem"
+[ "$sums_key" = "keys/$signer.pem" ] || fail "SHA256SUMS.sig: it does not verify SHA256SUMS with keys/$signer.pem"
 printf 'PACK VERIFIED: events to %s chained, last signed checkpoint %s, key %s\n' "$last" "$signed" "$signer"
 ```
 
