@@ -91,13 +91,14 @@ fn problems(t: &Template) -> Vec<String> {
         if !signs {
             continue;
         }
+        let sid = s["Sid"].as_str().unwrap_or("?");
         let condition = &s["Condition"]["StringEquals"];
         if condition["kms:SigningAlgorithm"] != SIGNING_ALGORITHM
             || condition["kms:MessageType"] != "RAW"
         {
             problems.push(format!(
                 "{}: signing is not held to {SIGNING_ALGORITHM} over RAW messages",
-                s["Sid"]
+                sid
             ));
         }
         for principal in as_list(&s["Principal"]["AWS"]) {
@@ -107,14 +108,14 @@ fn problems(t: &Template) -> Vec<String> {
                     if crates.is_empty() {
                         problems.push(format!(
                             "{}: {role} may sign, and is no function's role",
-                            s["Sid"]
+                            sid
                         ));
                     }
                     signers.extend(crates);
                 }
                 _ => problems.push(format!(
                     "{}: {principal} may sign, and is no checkpoint writer",
-                    s["Sid"]
+                    sid
                 )),
             }
         }
