@@ -112,3 +112,42 @@ macro_rules! both_backends {
 }
 
 both_backends!(every_n_events_marks_the_tenant_and_the_sweep_signs_once);
+
+fn doc(rel: &str) -> String {
+    let path = format!("{}/../{rel}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
+}
+
+/// The pages an auditor and an operator read say what the code does.
+#[test]
+fn the_docs_name_the_interval_the_statement_the_key_and_the_pack_files() {
+    use valdrix_shared::audit::checkpoint::{KEY_SPEC, SIGNING_ALGORITHM, STATEMENT_HEADER};
+    use valdrix_shared::exports::{proof, report, verify_md};
+    let chain = doc("docs/audit_chain.md");
+    for needle in [
+        format!("every {EVERY_EVENTS} events"),
+        format!("multiple of\n  {EVERY_EVENTS}"),
+        STATEMENT_HEADER.to_owned(),
+        "AUDIT#CHECKPOINT#".to_owned(),
+        DUE_PK.to_owned(),
+        KEY_SPEC.to_owned(),
+        SIGNING_ALGORITHM.to_owned(),
+    ] {
+        assert!(chain.contains(&needle), "docs/audit_chain.md lacks {needle:?}");
+    }
+    let pack = doc("docs/compliance_pack.md");
+    for path in [
+        proof::EVENTS_PATH,
+        proof::SUMS_PATH,
+        proof::SUMS_SIG_PATH,
+        verify_md::VERIFY_PATH,
+        report::REPORT_PATH,
+        "audit/checkpoints/<seq>.txt",
+        "keys/<key id>.pem",
+        "valdrix verify-pack PACK.zip [--public-key FILE] [--format json]",
+    ] {
+        assert!(pack.contains(path), "docs/compliance_pack.md lacks {path}");
+    }
+    let deploy = doc("docs/deploy.md");
+    assert!(deploy.contains(KEY_SPEC) && deploy.contains("## The audit signing key"));
+}
