@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 use serde_json::json;
-use valdrix_shared::audit::checkpoint::{self, DUE_PK, EVERY_EVENTS, Signer};
+use valdrix_shared::audit::checkpoint::{self, DUE_PK, EVERY_EVENTS};
 use valdrix_shared::audit::{Actor, AuditLog, NewEvent, Redactor};
 use valdrix_shared::store::{DynStore, Query, SortKey};
 use valdrix_tests::{local_signer, unique};
@@ -133,7 +133,10 @@ fn the_docs_name_the_interval_the_statement_the_key_and_the_pack_files() {
         KEY_SPEC.to_owned(),
         SIGNING_ALGORITHM.to_owned(),
     ] {
-        assert!(chain.contains(&needle), "docs/audit_chain.md lacks {needle:?}");
+        assert!(
+            chain.contains(&needle),
+            "docs/audit_chain.md lacks {needle:?}"
+        );
     }
     let pack = doc("docs/compliance_pack.md");
     for path in [

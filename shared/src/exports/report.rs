@@ -104,11 +104,11 @@ pub fn render(r: &ReportInput<'_>) -> String {
         ),
         None => "no audit events".into(),
     };
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<header><h1>{title}</h1><dl class=\"facts\"><dt>Tenant</dt><dd id=\"tenant\">{}</dd>\
          <dt>Period</dt><dd id=\"period\">{period}; {range}</dd><dt>Generated</dt><dd>{}</dd>\
-         <dt>Run</dt><dd><code>{}</code></dd></dl></header><main>\n",
+         <dt>Run</dt><dd><code>{}</code></dd></dl></header><main>",
         esc(r.tenant_id),
         esc(r.generated_at),
         esc(r.run_id)
@@ -282,9 +282,9 @@ fn policy(h: &mut String, events: &[AuditEvent]) {
         }
         h.push_str("</table>");
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<p class=\"source\">Source: {EVENTS_PATH}, the policy.accepted events and the policy.delivery_* events with the same details.event_id (seq numbers as in the file).</p></section>\n"
+        "<p class=\"source\">Source: {EVENTS_PATH}, the policy.accepted events and the policy.delivery_* events with the same details.event_id (seq numbers as in the file).</p></section>"
     );
 }
 
