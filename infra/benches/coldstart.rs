@@ -38,6 +38,14 @@ use tokio::sync::mpsc;
 
 use common::{Serve, mib, percentile, round2, sorted, vm_hwm_kib};
 
+/// The checkpoint writers read their KMS key's ARN at cold start (no call
+/// until they sign; a scheduled run's signing fails against the fakes and is
+/// logged, as an unreachable KMS would be).
+const AUDIT_KEY: (&str, &str) = (
+    "VALDRIX_AUDIT_SIGNING_KEY",
+    "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000",
+);
+
 const COST_BUCKET: &str = "valdrix-bench-costs";
 const COST_KEY: &str = "tenants/demo/focus/bench.csv";
 
@@ -301,7 +309,10 @@ fn functions(serve: &Serve, aws: &str) -> Vec<Function> {
                     ("\"tenant_id\": \"acme\"", "\"tenant_id\": \"demo\""),
                 ],
             )),
-            env: vec![pair("VALDRIX_PACK_BUCKET", "valdrix-bench-packs")],
+            env: vec![
+                pair("VALDRIX_PACK_BUCKET", "valdrix-bench-packs"),
+                pair(AUDIT_KEY.0, AUDIT_KEY.1),
+            ],
         },
         Function {
             name: "cost-ingest",
@@ -319,16 +330,19 @@ fn functions(serve: &Serve, aws: &str) -> Vec<Function> {
             name: "evidence-daily",
             invocation: "scheduled event: passive run over every tenant (sandbox Jira `myself`)",
             event: fixed(event_file("schedule-dispatcher-sweep", &[])),
-            env: none(),
+            env: vec![pair(AUDIT_KEY.0, AUDIT_KEY.1)],
         },
         Function {
             name: "notification-dispatcher",
             invocation: "`dynamodb-stream-delivery.json`: stream batch; its delivery is not in the store → skipped",
             event: fixed(event_file("dynamodb-stream-delivery", &[])),
-            env: vec![pair(
-                "VALDRIX_DEAD_LETTER_QUEUE_URL",
-                &format!("http://{aws}/123456789012/valdrix-dead-letters"),
-            )],
+            env: vec![
+                pair(
+                    "VALDRIX_DEAD_LETTER_QUEUE_URL",
+                    &format!("http://{aws}/123456789012/valdrix-dead-letters"),
+                ),
+                pair(AUDIT_KEY.0, AUDIT_KEY.1),
+            ],
         },
         Function {
             name: "post-deploy-hook",

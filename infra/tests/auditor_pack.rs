@@ -361,6 +361,30 @@ async fn a_sandbox_pack_proves_itself_to_valdrix_and_to_standard_tools_and_reads
     assert!(errors.is_empty(), "serve logged errors: {errors:#?}");
     let files = unzip(&zip);
 
+    // The private key stays in its 0600 file: not in the pack, not in the log.
+    let key_file = data_dir.join("audit-signing-key.p8");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&key_file).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let private = std::fs::read(&key_file).unwrap();
+    let forms = [
+        hex::encode(&private),
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &private),
+    ];
+    let log = std::fs::read_to_string(data_dir.join("serve.log")).unwrap();
+    for (path, data) in files
+        .iter()
+        .chain([(&"serve.log".to_owned(), &log.into_bytes())])
+    {
+        let text = String::from_utf8_lossy(data);
+        assert!(
+            forms.iter().all(|f| !text.contains(f.as_str()))
+                && !data.windows(private.len()).any(|w| w == private),
+            "{path} holds the private key"
+        );
+    }
+
     // The operator hands the auditor the public key, made with openssl
     // from the data dir's key file (which only the operator can read).
     let work = dir.path().join("work");
