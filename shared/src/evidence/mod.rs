@@ -2,7 +2,10 @@
 //! an audit event (hash-chained, redacted) with an `EVIDENCE#<seq>` index entry
 //! written in the same transaction, so listing pages through evidence alone.
 
+mod check;
 pub mod passive;
+
+pub use check::{ChannelCheck, Checker, Probe};
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
