@@ -27,7 +27,7 @@ use valdrix_shared::audit::{Actor, NewEvent};
 use valdrix_shared::auth::{AdminOrOwner, CurrentUser, tier_too_low};
 use valdrix_shared::evidence::{ChannelCheck, Checker, Probe};
 use valdrix_shared::http::{ApiError, NoInput, RequestId, optional_json, problem_with};
-use valdrix_shared::notify::{self, Channel, Outcome, Target, TargetResult};
+use valdrix_shared::notify::{self, Channel, RunOutcome, Target, TargetResult};
 use valdrix_shared::settings;
 use valdrix_shared::state::SharedState;
 
@@ -136,12 +136,12 @@ async fn run(
         }
     };
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let outcome = Outcome::of(&results);
+    let outcome = RunOutcome::of(&results);
     let status = match outcome {
-        Outcome::Success => StatusCode::OK,
-        Outcome::Partial => StatusCode::MULTI_STATUS,
-        Outcome::Failed => StatusCode::BAD_GATEWAY,
-        Outcome::TimedOut => StatusCode::GATEWAY_TIMEOUT,
+        RunOutcome::Success => StatusCode::OK,
+        RunOutcome::Partial => StatusCode::MULTI_STATUS,
+        RunOutcome::Failed => StatusCode::BAD_GATEWAY,
+        RunOutcome::TimedOut => StatusCode::GATEWAY_TIMEOUT,
     };
     let details = json!({
         "channel": channel,
@@ -158,7 +158,7 @@ async fn run(
         user,
         request_id,
         channel,
-        outcome == Outcome::Success,
+        outcome == RunOutcome::Success,
         details,
         &secrets,
     )
@@ -166,16 +166,16 @@ async fn run(
 
     let targets_json = json!(results);
     Ok(match outcome {
-        Outcome::Success | Outcome::Partial => {
+        RunOutcome::Success | RunOutcome::Partial => {
             let body = json!({
-                "status": if outcome == Outcome::Success { "success" } else { "partial" },
+                "status": if outcome == RunOutcome::Success { "success" } else { "partial" },
                 "channel": channel,
                 "run_id": run_id,
                 "targets": targets_json,
             });
             (status, Json(body)).into_response()
         }
-        Outcome::Failed | Outcome::TimedOut => {
+        RunOutcome::Failed | RunOutcome::TimedOut => {
             let mut extensions = Map::new();
             extensions.insert("channel".into(), json!(channel));
             extensions.insert("run_id".into(), json!(run_id));
@@ -191,8 +191,8 @@ async fn run(
 
 /// "Slack test failed: Slack refused: channel_not_found", or for several
 /// targets each one's reason.
-fn failure_detail(channel: Channel, outcome: Outcome, results: &[TargetResult]) -> String {
-    let verb = if outcome == Outcome::TimedOut {
+fn failure_detail(channel: Channel, outcome: RunOutcome, results: &[TargetResult]) -> String {
+    let verb = if outcome == RunOutcome::TimedOut {
         "timed out"
     } else {
         "failed"

@@ -157,11 +157,11 @@ impl CheckRecord {
         results: &[crate::notify::TargetResult],
         verb: &str,
     ) -> Self {
-        use crate::notify::Outcome;
+        use crate::notify::RunOutcome;
         let ok = results.iter().filter(|r| r.ok).count();
         Self {
             channel: channel.to_owned(),
-            status: if Outcome::of(results) == Outcome::Success {
+            status: if RunOutcome::of(results) == RunOutcome::Success {
                 CheckStatus::Passed
             } else {
                 CheckStatus::Failed

@@ -20,14 +20,14 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::config::RuntimeConfig;
-use crate::outbound::dispatch::{Endpoints, Notification};
+use crate::outbound::vendor::{Endpoints, Notification};
 use crate::outbound::{Outbound, Policy, Timeouts};
 use crate::state::{AppState, SharedState};
 use crate::store::DynStore;
 use crate::tenancy::Tier;
 
 pub use resolve::{NotConfigured, Target, jira_target, resolve, slack_target, workflow_targets};
-pub use send::{Outcome, TargetResult, deliver, passive_check, send};
+pub use send::{RunOutcome, TargetResult, deliver, passive_check, send};
 
 /// The outbound client and the vendor API endpoints every integration call uses.
 #[derive(Clone)]
