@@ -126,7 +126,7 @@ async fn serve(args: Args) -> Result<(), String> {
 }
 
 /// The demo tenant (pro) and one user per role; safe to run at every start.
-async fn seed_demo(state: &SharedState) -> Result<(), TenancyError> {
+pub async fn seed_demo(state: &SharedState) -> Result<(), TenancyError> {
     let ctx = ChangeContext {
         actor: Actor::System,
         request_id: None,
@@ -157,6 +157,11 @@ fn print_banner(config: &RuntimeConfig, addr: &SocketAddr, sandbox: Option<&Sand
         "valdrix serve: listening on {base} (environment {})",
         config.environment
     );
+    print_access(config, &base, sandbox);
+}
+
+/// The curl lines: health, a token per demo user, the admin key, the sandbox.
+pub fn print_access(config: &RuntimeConfig, base: &str, sandbox: Option<&Sandbox>) {
     println!("  curl {base}/health");
     for (user, role) in DEMO_USERS {
         let token = valdrix_shared::auth::mint_user_token(

@@ -1,0 +1,222 @@
+//! The other event sources: the schedules (on one short local interval), the
+//! bucket notifications (S3 events moto put on our queue), and CodeDeploy: a
+//! fake of its `PutLifecycleEventHookExecutionStatus` and the post-traffic
+//! hook invoked with a lifecycle event, as a deployment does.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::aws::{ACCOUNT, REGION};
+use super::runtime_api::Function;
+
+/// A scheduled event, as EventBridge sends it.
+pub fn scheduled_event(rule: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "region": REGION,
+        "resources": [format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}")],
+        "detail": {},
+    })
+}
+
+#[derive(Clone, Default, Serialize)]
+pub struct SourceStats {
+    pub invocations: u64,
+    pub errors: u64,
+    pub last_result: Option<Value>,
+}
+
+pub type Stats = Arc<Mutex<BTreeMap<String, SourceStats>>>;
+
+fn record(stats: &Stats, id: &str, result: Result<Value, Value>) {
+    let mut all = stats.lock().unwrap_or_else(|p| p.into_inner());
+    let s = all.entry(id.to_owned()).or_default();
+    s.invocations += 1;
+    match result {
+        Ok(v) => s.last_result = Some(v),
+        Err(e) => {
+            s.errors += 1;
+            s.last_result = Some(json!({ "error": e }));
+        }
+    }
+}
+
+/// Asynchronous invocation: Lambda retries a failed one twice.
+async fn invoke_async(function: &Arc<Function>, event: Value) -> Result<Value, Value> {
+    let mut last = Value::Null;
+    for attempt in 0..3u64 {
+        match function.invoke(event.clone()).await {
+            Ok(v) => return Ok(v),
+            Err(e) => last = json!(e),
+        }
+        tokio::time::sleep(Duration::from_secs(1 + attempt)).await;
+    }
+    Err(last)
+}
+
+/// Fires `rule` at each of its functions every `interval`.
+pub async fn run_schedule(
+    rule: String,
+    functions: Vec<Arc<Function>>,
+    interval: Duration,
+    stats: Stats,
+) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for f in &functions {
+            let result = invoke_async(f, scheduled_event(&rule)).await;
+            if let Err(e) = &result {
+                eprintln!("local-stack: schedule {rule} → {}: {e}", f.spec.id);
+            }
+            record(&stats, &rule, result);
+        }
+    }
+}
+
+/// Hands each S3 event moto queued for the bucket to the function.
+pub async fn run_notifications(
+    id: String,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    function: Arc<Function>,
+    stats: Stats,
+) {
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await;
+        let messages = match received {
+            Ok(out) => out.messages.unwrap_or_default(),
+            Err(e) => {
+                eprintln!(
+                    "local-stack: {id}: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(e)
+                );
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        for m in messages {
+            let event: Value = serde_json::from_str(m.body().unwrap_or("{}")).unwrap_or_default();
+            // S3's test event on configuration carries no Records: not for the function.
+            if event["Records"].is_array() {
+                let result = invoke_async(&function, event).await;
+                if let Err(e) = &result {
+                    eprintln!("local-stack: {id} → {}: {e}", function.spec.id);
+                }
+                record(&stats, &id, result);
+            }
+            if let Some(handle) = m.receipt_handle() {
+                let _ = sqs
+                    .delete_message()
+                    .queue_url(&queue_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await;
+            }
+        }
+    }
+}
+
+/// The statuses hooks reported, by lifecycle event hook execution id.
+#[derive(Clone, Default)]
+pub struct CodeDeploy(Arc<Mutex<BTreeMap<String, Value>>>);
+
+impl CodeDeploy {
+    pub fn status_of(&self, execution: &str) -> Option<Value> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(execution)
+            .cloned()
+    }
+}
+
+/// CodeDeploy's JSON API, the one operation a hook calls.
+pub async fn codedeploy_api(
+    State(fake): State<CodeDeploy>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if target != "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus" {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"__type": "UnknownOperationException", "message": format!("{target} is not faked locally")})),
+        )
+            .into_response();
+    }
+    let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let (Some(execution), Some(status)) = (
+        request["lifecycleEventHookExecutionId"].as_str(),
+        request["status"].as_str(),
+    ) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"__type": "InvalidLifecycleEventHookExecutionIdException"})),
+        )
+            .into_response();
+    };
+    eprintln!(
+        "local-stack: CodeDeploy: deployment {} hook execution status {status}",
+        request["deploymentId"].as_str().unwrap_or("?")
+    );
+    fake.0
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(execution.to_owned(), request.clone());
+    (
+        [("content-type", "application/x-amz-json-1.1")],
+        json!({"lifecycleEventHookExecutionId": execution}).to_string(),
+    )
+        .into_response()
+}
+
+/// One simulated deployment: each hook invoked with a lifecycle event, then
+/// the status it reported to the fake (none reported is a failure too).
+pub async fn deploy(hooks: &[Arc<Function>], fake: &CodeDeploy) -> Vec<Value> {
+    let mut out = Vec::new();
+    for hook in hooks {
+        let deployment = format!(
+            "d-LOCAL{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8].to_uppercase()
+        );
+        let execution = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            uuid::Uuid::new_v4().as_bytes(),
+        );
+        let event = json!({"DeploymentId": deployment, "LifecycleEventHookExecutionId": execution});
+        let answer = hook.invoke(event).await;
+        let status = fake.status_of(&execution);
+        out.push(json!({
+            "hook": hook.spec.id,
+            "deploymentId": deployment,
+            "status": status.as_ref().and_then(|s| s["status"].as_str()).unwrap_or("NoStatusReported"),
+            "invocation": match answer { Ok(v) => v, Err(e) => json!({"error": e}) },
+        }));
+    }
+    out
+}
