@@ -117,7 +117,9 @@ pub async fn run_notifications(
             }
         };
         for m in messages {
-            let event: Value = serde_json::from_str(m.body().unwrap_or("{}")).unwrap_or_default();
+            let mut event: Value =
+                serde_json::from_str(m.body().unwrap_or("{}")).unwrap_or_default();
+            complete_s3_records(&mut event);
             // S3's test event on configuration carries no Records: not for the function.
             if event["Records"].is_array() {
                 let result = invoke_async(&function, event).await;
@@ -133,6 +135,38 @@ pub async fn run_notifications(
                     .receipt_handle(handle)
                     .send()
                     .await;
+            }
+        }
+    }
+}
+
+/// moto's S3 event records lack fields S3 always sends (and the function's
+/// event type requires): filled in with S3's shape, local values.
+fn complete_s3_records(event: &mut Value) {
+    for r in event["Records"].as_array_mut().into_iter().flatten() {
+        let defaults = [
+            (
+                "/userIdentity",
+                json!({"principalId": format!("AWS:{ACCOUNT}")}),
+            ),
+            (
+                "/requestParameters",
+                json!({"sourceIPAddress": "127.0.0.1"}),
+            ),
+            (
+                "/responseElements",
+                json!({"x-amz-request-id": uuid::Uuid::new_v4().simple().to_string(), "x-amz-id-2": "local"}),
+            ),
+            ("/s3/bucket/ownerIdentity", json!({"principalId": ACCOUNT})),
+            (
+                "/s3/object/sequencer",
+                json!(format!("{:016X}", chrono::Utc::now().timestamp_micros())),
+            ),
+        ];
+        for (pointer, value) in defaults {
+            let (parent, key) = pointer.rsplit_once('/').unwrap_or_default();
+            if let Some(obj) = r.pointer_mut(parent).and_then(Value::as_object_mut) {
+                obj.entry(key).or_insert(value);
             }
         }
     }
@@ -219,4 +253,29 @@ pub async fn deploy(hooks: &[Arc<Function>], fake: &CodeDeploy) -> Vec<Value> {
         }));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record as moto 5 sends it (moto/s3/notifications.py).
+    #[test]
+    fn motos_records_become_what_the_function_reads() {
+        let mut event = json!({"Records": [{
+            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": "2026-12-07T13:00:00.000Z", "eventName": "ObjectCreated:Put",
+            "s3": {"s3SchemaVersion": "1.0", "configurationId": "c",
+                   "bucket": {"name": "b", "arn": "arn:aws:s3:::b"},
+                   "object": {"key": "tenants/demo/x.csv", "size": 3, "eTag": "e"}}}]});
+        complete_s3_records(&mut event);
+        let parsed: aws_lambda_events::event::s3::S3Event =
+            serde_json::from_value(event.clone()).unwrap();
+        assert_eq!(
+            parsed.records[0].s3.object.key.as_deref(),
+            Some("tenants/demo/x.csv")
+        );
+        // What moto did send is kept.
+        assert_eq!(event["Records"][0]["s3"]["object"]["eTag"], "e");
+    }
 }

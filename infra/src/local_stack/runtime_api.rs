@@ -96,8 +96,9 @@ pub struct Stats {
 #[derive(Default)]
 struct Inner {
     queue: VecDeque<Pending>,
-    /// Handed out, waiting for `/response` or `/error`, by request id.
-    in_flight: HashMap<String, Pending>,
+    /// Handed out, waiting for `/response` or `/error`, by request id, with
+    /// the generation of the environment that took it.
+    in_flight: HashMap<String, (u64, Pending)>,
     /// The running environment's generation; `None` when there is none.
     running: Option<u64>,
     generation: u64,
@@ -170,10 +171,41 @@ impl Function {
         outcome
     }
 
-    /// Stops the warm environment, if any: the next invocation is a cold start.
+    /// Stops the warm environment, if any: the next invocation is a cold start
+    /// (at once: the stopped one hands out nothing more).
     pub fn stop_environment(&self) {
+        let stopped = self.lock().running.take();
         if let Some(stop) = self.stop.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = stop.send(());
+        }
+        if let Some(generation) = stopped {
+            self.fail_in_flight(
+                generation,
+                &FunctionError::new(
+                    "Runtime.ExitError",
+                    "RequestId: - Error: Runtime exited (stopped)",
+                ),
+            );
+        }
+    }
+
+    /// Fails what the environment `generation` had taken.
+    fn fail_in_flight(&self, generation: u64, error: &FunctionError) {
+        let mut inner = self.lock();
+        let ids: Vec<String> = inner
+            .in_flight
+            .iter()
+            .filter(|(_, (g, _))| *g == generation)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let dead: Vec<Pending> = ids
+            .iter()
+            .filter_map(|id| inner.in_flight.remove(id))
+            .map(|(_, p)| p)
+            .collect();
+        drop(inner);
+        for p in dead {
+            let _ = p.answer.send(Err(error.clone()));
         }
     }
 
@@ -181,7 +213,7 @@ impl Function {
     fn fail_all(&self, error: &FunctionError) {
         let mut inner = self.lock();
         let mut pending: Vec<Pending> = inner.queue.drain(..).collect();
-        pending.extend(inner.in_flight.drain().map(|(_, p)| p));
+        pending.extend(inner.in_flight.drain().map(|(_, (_, p))| p));
         drop(inner);
         for p in pending {
             let _ = p.answer.send(Err(error.clone()));
@@ -225,7 +257,10 @@ impl Function {
             )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
-            .with_state(self.clone());
+            .with_state(Env {
+                f: self.clone(),
+                generation,
+            });
         let mut child = tokio::process::Command::new(&self.spec.binary)
             .env_clear()
             .envs(self.spec.env.iter().map(|(k, v)| (k, v)))
@@ -284,28 +319,38 @@ impl Function {
     /// The environment is gone: what it held fails (with its init error, if it
     /// reported one). True when invocations still wait for another environment.
     fn environment_ended(&self, generation: u64, status: Option<std::process::ExitStatus>) -> bool {
-        let error = {
+        let (error, current) = {
             let mut inner = self.lock();
-            if inner.running != Some(generation) {
-                return false;
+            let current = inner.running == Some(generation);
+            if current {
+                inner.running = None;
             }
-            inner.running = None;
-            inner.init_error.clone().unwrap_or_else(|| {
-                let how = status.map_or("stopped".to_owned(), |s| s.to_string());
-                FunctionError::new(
-                    "Runtime.ExitError",
-                    format!("RequestId: - Error: Runtime exited ({how})"),
-                )
-            })
+            let error = inner
+                .init_error
+                .clone()
+                .filter(|_| current)
+                .unwrap_or_else(|| {
+                    let how = status.map_or("stopped".to_owned(), |s| s.to_string());
+                    FunctionError::new(
+                        "Runtime.ExitError",
+                        format!("RequestId: - Error: Runtime exited ({how})"),
+                    )
+                });
+            (error, current)
         };
-        // Handed-out invocations die with the environment; queued ones too
-        // when it never finished its init (Lambda fails the invocation that
-        // triggered the cold start).
-        let mut inner = self.lock();
-        let mut dead: Vec<Pending> = inner.in_flight.drain().map(|(_, p)| p).collect();
-        if inner.init_error.is_some() || inner.spawned_at.is_some() {
-            dead.extend(inner.queue.drain(..));
+        // Handed-out invocations die with the environment.
+        self.fail_in_flight(generation, &error);
+        if !current {
+            return false;
         }
+        // Queued ones too when it never finished its init (Lambda fails the
+        // invocation that triggered the cold start).
+        let mut inner = self.lock();
+        let dead: Vec<Pending> = if inner.init_error.is_some() || inner.spawned_at.is_some() {
+            inner.queue.drain(..).collect()
+        } else {
+            Vec::new()
+        };
         let waiting = !inner.queue.is_empty();
         drop(inner);
         for p in dead {
@@ -314,20 +359,26 @@ impl Function {
         waiting
     }
 
-    fn take_next(&self) -> Option<(String, Value)> {
+    /// The next invocation for environment `generation`; none for a stopped one.
+    fn take_next(&self, generation: u64) -> Option<(String, Value)> {
         let mut inner = self.lock();
+        if inner.running != Some(generation) {
+            return None;
+        }
         if let Some(spawned) = inner.spawned_at.take() {
             inner.stats.last_init_ms = Some(spawned.elapsed().as_secs_f64() * 1000.0);
         }
         let p = inner.queue.pop_front()?;
         let out = (p.request_id.clone(), p.payload.clone());
-        inner.in_flight.insert(p.request_id.clone(), p);
+        inner
+            .in_flight
+            .insert(p.request_id.clone(), (generation, p));
         Some(out)
     }
 
     fn answer(&self, request_id: &str, outcome: Outcome) -> StatusCode {
         match self.lock().in_flight.remove(request_id) {
-            Some(p) => {
+            Some((_, p)) => {
                 let _ = p.answer.send(outcome);
                 StatusCode::ACCEPTED
             }
@@ -336,14 +387,21 @@ impl Function {
     }
 }
 
-type Fn = State<Arc<Function>>;
+/// One environment's view of its function.
+#[derive(Clone)]
+struct Env {
+    f: Arc<Function>,
+    generation: u64,
+}
 
-async fn next(State(f): Fn) -> Response {
+type Fn = State<Env>;
+
+async fn next(State(Env { f, generation }): Fn) -> Response {
     let (request_id, payload) = loop {
         let notified = f.ready.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if let Some(next) = f.take_next() {
+        if let Some(next) = f.take_next(generation) {
             break next;
         }
         notified.await;
@@ -369,14 +427,14 @@ async fn next(State(f): Fn) -> Response {
         .into_response()
 }
 
-async fn response(State(f): Fn, Path(id): Path<String>, body: Bytes) -> StatusCode {
+async fn response(State(Env { f, .. }): Fn, Path(id): Path<String>, body: Bytes) -> StatusCode {
     let value = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
     f.answer(&id, Ok(value))
 }
 
 async fn error(
-    State(f): Fn,
+    State(Env { f, .. }): Fn,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -387,7 +445,11 @@ async fn error(
     f.answer(&id, Err(FunctionError::from_body(header, &body)))
 }
 
-async fn init_error(State(f): Fn, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn init_error(
+    State(Env { f, generation }): Fn,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let header = headers
         .get("lambda-runtime-function-error-type")
         .and_then(|v| v.to_str().ok());
@@ -397,7 +459,9 @@ async fn init_error(State(f): Fn, headers: HeaderMap, body: Bytes) -> StatusCode
         f.spec.id, error.error_type, error.message
     );
     let mut inner = f.lock();
-    inner.init_error = Some(error.clone());
+    if inner.running == Some(generation) {
+        inner.init_error = Some(error.clone());
+    }
     inner.stats.last_init_error = Some(error);
     StatusCode::ACCEPTED
 }
