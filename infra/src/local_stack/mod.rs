@@ -312,10 +312,28 @@ async fn up(mut args: Args, started: &mut emulators::Started) -> Result<(), Stri
         hooks,
         codedeploy: codedeploy_fake,
     });
+    // SAM turns a CorsConfiguration whose AllowOrigins is an intrinsic into a
+    // Ref of its own making (template.yaml's does not resolve): said, not fatal.
+    let cors = match t.cors().map(|c| values.resolve(c)) {
+        Some(Ok(c)) if c["allowOrigins"].is_array() => Some(c),
+        Some(Ok(c)) => {
+            eprintln!(
+                "local-stack: warning: the HTTP API's CORS configuration {c} has no allowOrigins list; preflights are not answered"
+            );
+            None
+        }
+        Some(Err(e)) => {
+            eprintln!(
+                "local-stack: warning: the HTTP API's CORS configuration does not resolve ({e}); preflights are not answered"
+            );
+            None
+        }
+        None => None,
+    };
     let front = Arc::new(front::Front {
         routes,
         functions: functions.clone(),
-        cors: t.cors().cloned(),
+        cors,
         api_id: "local".into(),
     });
     let mut app = Router::new()
