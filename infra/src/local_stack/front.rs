@@ -252,10 +252,11 @@ impl Front {
             .get("origin")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        if method == Method::OPTIONS && headers.contains_key("access-control-request-method") {
-            if let Some(r) = self.preflight(origin.as_deref(), &headers) {
-                return r;
-            }
+        if method == Method::OPTIONS
+            && headers.contains_key("access-control-request-method")
+            && let Some(r) = self.preflight(origin.as_deref(), &headers)
+        {
+            return r;
         }
         let Some((route, params)) = select(&self.routes, method.as_str(), uri.path()) else {
             return gateway_message(StatusCode::NOT_FOUND, "Not Found");
@@ -465,6 +466,43 @@ mod tests {
             (binary["body"].as_str(), binary["isBase64Encoded"].as_bool()),
             (Some("/wA="), Some(true))
         );
+    }
+
+    #[tokio::test]
+    async fn preflights_are_answered_from_the_cors_configuration() {
+        let front = Arc::new(Front {
+            routes: vec![r("GET", "/api/v1/me", "Admin")],
+            functions: BTreeMap::new(),
+            cors: Some(
+                json!({"allowOrigins": ["https://app.example.com"], "allowMethods": ["GET"],
+                              "allowHeaders": ["authorization"], "allowCredentials": true, "maxAge": 600}),
+            ),
+            api_id: "local".into(),
+        });
+        let ask = |origin: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert("origin", HeaderValue::from_static(origin));
+            h.insert(
+                "access-control-request-method",
+                HeaderValue::from_static("GET"),
+            );
+            front.clone().handle(
+                Method::OPTIONS,
+                "/api/v1/me".parse().unwrap(),
+                h,
+                Bytes::new(),
+            )
+        };
+        let ok = ask("https://app.example.com").await;
+        assert_eq!(ok.status(), 204);
+        assert_eq!(
+            ok.headers()["access-control-allow-origin"],
+            "https://app.example.com"
+        );
+        assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
+        assert_eq!(ok.headers()["access-control-max-age"], "600");
+        // Another origin gets no preflight answer (and no such route).
+        assert_eq!(ask("https://evil.example").await.status(), 404);
     }
 
     #[test]
