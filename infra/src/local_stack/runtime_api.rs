@@ -478,3 +478,111 @@ pub fn invoke_response(outcome: Outcome) -> Response {
             .into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// A custom runtime in sh and curl, as AWS's own tutorial writes one; `body`
+    /// runs per invocation with $EVENT, $ID and $DEADLINE set.
+    fn runtime(dir: &std::path::Path, init: &str, body: &str) -> PathBuf {
+        let path = dir.join(format!("bootstrap-{}", uuid::Uuid::new_v4().simple()));
+        let api = "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime";
+        let script = format!(
+            r#"#!/bin/sh
+{init}
+while true; do
+  H=$(mktemp)
+  EVENT=$(curl -sS -D "$H" "{api}/invocation/next")
+  ID=$(grep -i '^lambda-runtime-aws-request-id:' "$H" | cut -d: -f2 | tr -d ' \r')
+  DEADLINE=$(grep -i '^lambda-runtime-deadline-ms:' "$H" | cut -d: -f2 | tr -d ' \r')
+  {body}
+done
+"#
+        );
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn function(binary: PathBuf, timeout: Duration) -> Arc<Function> {
+        Function::new(Spec {
+            id: "TestFunction".into(),
+            name: "test".into(),
+            arn: "arn:aws:lambda:us-east-1:123456789012:function:test:live".into(),
+            binary,
+            env: vec![("PATH".into(), std::env::var("PATH").unwrap_or_default())],
+            timeout,
+        })
+    }
+
+    const ECHO: &str = r#"curl -sS -X POST "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/$ID/response" -d "{\"event\":$EVENT,\"deadline\":$DEADLINE}" >/dev/null"#;
+
+    #[tokio::test]
+    async fn invocations_reach_one_warm_environment_with_a_real_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = function(runtime(dir.path(), "", ECHO), Duration::from_secs(29));
+        let before = chrono::Utc::now().timestamp_millis();
+        for i in 0..3 {
+            let answer = f.invoke(json!({"n": i})).await.unwrap();
+            assert_eq!(answer["event"], json!({"n": i}));
+            let deadline = answer["deadline"].as_i64().unwrap();
+            assert!(
+                deadline >= before + 28_000 && deadline <= before + 60_000,
+                "{deadline}"
+            );
+        }
+        let stats = f.stats();
+        assert_eq!(
+            (stats.cold_starts, stats.invocations, stats.errors),
+            (1, 3, 0)
+        );
+        assert!(stats.last_init_ms.is_some());
+        // A stopped environment means a cold start next time.
+        f.stop_environment();
+        f.invoke(json!({})).await.unwrap();
+        assert_eq!(f.stats().cold_starts, 2);
+        f.stop_environment();
+    }
+
+    #[tokio::test]
+    async fn a_failed_init_is_the_invocations_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let init = r#"curl -sS -X POST "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error" -H 'Lambda-Runtime-Function-Error-Type: Runtime.ContractViolation' -d '{"errorType":"Runtime.ContractViolation","errorMessage":"KDF_SALT"}'; exit 1"#;
+        let f = function(runtime(dir.path(), init, ECHO), Duration::from_secs(10));
+        let error = f.invoke(json!({})).await.unwrap_err();
+        let expected = FunctionError::new("Runtime.ContractViolation", "KDF_SALT");
+        assert_eq!(error, expected);
+        assert_eq!(f.stats().last_init_error, Some(expected));
+        // The next invocation tries a new environment.
+        f.invoke(json!({})).await.unwrap_err();
+        assert_eq!(f.stats().cold_starts, 2);
+    }
+
+    #[tokio::test]
+    async fn handler_errors_exits_and_timeouts() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = r#"case "$EVENT" in
+    *fail*) curl -sS -X POST "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/$ID/error" -d '{"errorType":"Boom","errorMessage":"no"}' >/dev/null ;;
+    *exit*) exit 3 ;;
+    *sleep*) sleep 5 ;;
+    *) curl -sS -X POST "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/$ID/response" -d '"ok"' >/dev/null ;;
+  esac"#;
+        let f = function(runtime(dir.path(), "", body), Duration::from_secs(2));
+        assert_eq!(
+            f.invoke(json!("fail")).await.unwrap_err(),
+            FunctionError::new("Boom", "no")
+        );
+        assert_eq!(f.invoke(json!("hi")).await.unwrap(), json!("ok"));
+        let exited = f.invoke(json!("exit")).await.unwrap_err();
+        assert_eq!(exited.error_type, "Runtime.ExitError");
+        assert!(exited.message.contains("exit status: 3"), "{exited:?}");
+        let timed_out = f.invoke(json!("sleep")).await.unwrap_err();
+        assert_eq!(timed_out.error_type, "Sandbox.Timedout");
+        assert_eq!(f.invoke(json!("hi")).await.unwrap(), json!("ok"));
+        assert_eq!(f.stats().cold_starts, 3);
+        f.stop_environment();
+    }
+}
