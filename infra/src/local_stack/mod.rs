@@ -629,7 +629,17 @@ async fn list_functions(State(c): Ctl) -> Response {
     let all: BTreeMap<&String, Value> = c
         .functions
         .iter()
-        .map(|(id, f)| (id, json!({"name": f.spec.name, "stats": f.stats()})))
+        .map(|(id, f)| {
+            let binary = f
+                .spec
+                .binary
+                .file_name()
+                .map(|b| b.to_string_lossy().into_owned());
+            (
+                id,
+                json!({"name": f.spec.name, "binary": binary, "stats": f.stats()}),
+            )
+        })
         .collect();
     axum::Json(all).into_response()
 }

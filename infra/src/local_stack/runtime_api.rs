@@ -91,6 +91,8 @@ pub struct Stats {
     pub last_init_ms: Option<f64>,
     /// What the last failed init reported on `/runtime/init/error`.
     pub last_init_error: Option<FunctionError>,
+    /// The running environment's process (its peak RSS is in /proc).
+    pub pid: Option<u32>,
 }
 
 #[derive(Default)]
@@ -174,7 +176,11 @@ impl Function {
     /// Stops the warm environment, if any: the next invocation is a cold start
     /// (at once: the stopped one hands out nothing more).
     pub fn stop_environment(&self) {
-        let stopped = self.lock().running.take();
+        let stopped = {
+            let mut inner = self.lock();
+            inner.stats.pid = None;
+            inner.running.take()
+        };
         if let Some(stop) = self.stop.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = stop.send(());
         }
@@ -292,6 +298,7 @@ impl Function {
                 }
             });
         }
+        self.lock().stats.pid = child.id();
         let (stop_tx, stop_rx) = oneshot::channel();
         *self.stop.lock().unwrap_or_else(|p| p.into_inner()) = Some(stop_tx);
         let server = tokio::spawn(async move {
@@ -324,6 +331,7 @@ impl Function {
             let current = inner.running == Some(generation);
             if current {
                 inner.running = None;
+                inner.stats.pid = None;
             }
             let error = inner
                 .init_error
