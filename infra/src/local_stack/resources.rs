@@ -91,11 +91,35 @@ pub async fn create(
         values.set_attr(id, "Arn", format!("arn:aws:s3:::{name}"));
         values.set_attr(id, "DomainName", format!("{name}.s3.amazonaws.com"));
     }
+    // One configuration per bucket (a put replaces the bucket's whole set).
     let mut queues = Vec::new();
+    let mut configs: std::collections::BTreeMap<String, Vec<QueueConfiguration>> =
+        Default::default();
     for (i, n) in t.bucket_notifications().into_iter().enumerate() {
-        queues.push(
-            notify_through_queue(clients, values, &n, &format!("{stack}-s3-{i}-{suffix}")).await?,
-        );
+        let (config, queue) =
+            notify_through_queue(clients, values, &n, &format!("{stack}-s3-{i}-{suffix}")).await?;
+        configs.entry(n.bucket.clone()).or_default().push(config);
+        queues.push(queue);
+    }
+    for (id, configs) in configs {
+        let bucket = values.resolve_string(&serde_json::json!({ "Ref": id }))?;
+        clients
+            .s3
+            .put_bucket_notification_configuration()
+            .bucket(&bucket)
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .set_queue_configurations(Some(configs))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|x| {
+                e(
+                    &format!("notification of {bucket}"),
+                    aws_sdk_s3::error::DisplayErrorContext(x),
+                )
+            })?;
     }
     Ok(queues)
 }
@@ -201,14 +225,13 @@ async fn create_table(
     Ok(())
 }
 
-/// The bucket's notification, sent by moto to a new queue of ours.
+/// A new queue of ours and the bucket's configuration that sends it `n`'s events.
 async fn notify_through_queue(
     clients: &Clients,
     values: &Values,
     n: &BucketNotification,
     queue: &str,
-) -> Result<NotificationQueue, String> {
-    let bucket = values.resolve_string(&serde_json::json!({"Ref": n.bucket}))?;
+) -> Result<(QueueConfiguration, NotificationQueue), String> {
     let url = clients
         .sqs
         .create_queue()
@@ -248,25 +271,9 @@ async fn notify_through_queue(
         )
         .build()
         .map_err(|x| e(queue, x))?;
-    clients
-        .s3
-        .put_bucket_notification_configuration()
-        .bucket(&bucket)
-        .notification_configuration(
-            NotificationConfiguration::builder()
-                .queue_configurations(config)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|x| {
-            e(
-                &format!("notification of {bucket}"),
-                aws_sdk_s3::error::DisplayErrorContext(x),
-            )
-        })?;
-    Ok(NotificationQueue {
+    let queue = NotificationQueue {
         url,
         function: n.function.clone(),
-    })
+    };
+    Ok((config, queue))
 }

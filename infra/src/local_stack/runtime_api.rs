@@ -488,14 +488,14 @@ pub fn invoke_response(outcome: Outcome) -> Response {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
 
     /// A custom runtime in sh and curl, as AWS's own tutorial writes one; `body`
     /// runs per invocation with $EVENT, $ID and $DEADLINE set.
-    fn runtime(dir: &std::path::Path, init: &str, body: &str) -> PathBuf {
+    pub fn runtime(dir: &std::path::Path, init: &str, body: &str) -> PathBuf {
         let path = dir.join(format!("bootstrap-{}", uuid::Uuid::new_v4().simple()));
         let api = "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime";
         let script = format!(
@@ -515,7 +515,7 @@ done
         path
     }
 
-    fn function(binary: PathBuf, timeout: Duration) -> Arc<Function> {
+    pub fn function(binary: PathBuf, timeout: Duration) -> Arc<Function> {
         Function::new(Spec {
             id: "TestFunction".into(),
             name: "test".into(),

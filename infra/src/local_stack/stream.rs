@@ -357,3 +357,77 @@ pub fn stats_of(mappings: &[Arc<Mapping>]) -> HashMap<String, MappingStats> {
         .map(|m| (m.id.clone(), m.stats().clone()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local_stack::runtime_api::tests::{function, runtime};
+
+    fn sqs() -> aws_sdk_sqs::Client {
+        let config = aws_sdk_sqs::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_sqs::config::Region::new(REGION))
+            .build();
+        aws_sdk_sqs::Client::from_conf(config)
+    }
+
+    fn record(event: &str, sk: &str) -> Value {
+        json!({"eventName": event, "dynamodb": {"NewImage": {"sk": {"S": sk}}, "SequenceNumber": "1"}})
+    }
+
+    /// The template's mapping with `answer` as the function's reply to each batch.
+    fn mapping(dir: &std::path::Path, answer: &str) -> Mapping {
+        let body = format!(
+            r#"N=$(printf '%s' "$EVENT" | grep -o '"eventName"' | wc -l | tr -d ' ')
+  {answer}"#
+        );
+        let f = function(runtime(dir, "", &body), Duration::from_secs(10));
+        let props = json!({
+            "EventSourceArn": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/1",
+            "BatchSize": 2,
+            "MaximumRetryAttempts": 1,
+            "StartingPosition": "LATEST",
+            "FilterCriteria": {"Filters": [{"Pattern":
+                r#"{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"sk": {"S": [{"prefix": "DELIVERY#"}]}}}}"#}]},
+        });
+        Mapping::new("Mapping", f, &props, &sqs(), |_| None).unwrap()
+    }
+
+    fn records() -> Vec<Value> {
+        vec![
+            record("INSERT", "DELIVERY#slack"),
+            record("MODIFY", "DELIVERY#slack"),
+            record("INSERT", "EVENT"),
+            record("INSERT", "DELIVERY#jira"),
+            record("INSERT", "DELIVERY#webhook"),
+        ]
+    }
+
+    const RESPOND: &str = r#"curl -sS -X POST "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/$ID/response" -d "{\"records\":$N}" >/dev/null"#;
+    const FAIL: &str = r#"curl -sS -X POST "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/$ID/error" -d '{"errorType":"DispatchError","errorMessage":"503"}' >/dev/null"#;
+
+    #[tokio::test]
+    async fn matching_records_go_in_batches_of_the_batch_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = mapping(dir.path(), RESPOND);
+        m.deliver(records()).await;
+        let s = m.stats().clone();
+        assert_eq!((s.records_read, s.records_matched, s.batches), (5, 3, 2));
+        assert_eq!(
+            s.last_results,
+            [json!({"records": 2}), json!({"records": 1})]
+        );
+        m.function.stop_environment();
+    }
+
+    #[tokio::test]
+    async fn a_failing_batch_is_retried_then_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = mapping(dir.path(), FAIL);
+        m.deliver(records()).await;
+        let s = m.stats().clone();
+        // Each of the two batches: the attempt and MaximumRetryAttempts (1) retry.
+        assert_eq!((s.batches, s.failed_attempts, s.batches_skipped), (4, 4, 2));
+        m.function.stop_environment();
+    }
+}
