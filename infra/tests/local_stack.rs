@@ -490,7 +490,15 @@ async fn the_deployed_shape_runs_locally() {
         "{checks}"
     );
 
-    // 7. SIGTERM stops it all.
+    // 7. SIGTERM stops it all, the functions' processes with it.
+    let functions = get(&http, format!("{base}/_local/functions")).await;
+    let running: Vec<u64> = functions
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|f| f["stats"]["pid"].as_u64())
+        .collect();
+    assert!(!running.is_empty(), "{functions}");
     let pid = stack.child.id().to_string();
     assert!(
         Command::new("kill")
@@ -511,4 +519,10 @@ async fn the_deployed_shape_runs_locally() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "exit {status:?}");
+    for pid in running {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "function process {pid} outlived the local stack"
+        );
+    }
 }
