@@ -46,10 +46,18 @@ impl std::fmt::Debug for Integrations {
 }
 
 impl Integrations {
-    /// Production endpoints and default timeouts; the SSRF policy from the
-    /// contract ([`Policy::from_config`]).
+    /// The vendors' endpoints (or the contract's development overrides,
+    /// `VALDRIX_SLACK_API_URL` / `VALDRIX_GITHUB_API_URL`) and default
+    /// timeouts; the SSRF policy from the contract ([`Policy::from_config`]).
     pub fn from_config(config: &RuntimeConfig) -> Self {
-        Self::with(config, Endpoints::default(), Timeouts::default())
+        let mut endpoints = Endpoints::default();
+        if let Some(url) = &config.slack_api_url {
+            endpoints.slack_api = url.clone();
+        }
+        if let Some(url) = &config.github_api_url {
+            endpoints.github_api = url.clone();
+        }
+        Self::with(config, endpoints, Timeouts::default())
     }
 
     /// Other endpoints (local fake receivers) or timeouts. The SSRF policy still
