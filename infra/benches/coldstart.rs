@@ -20,7 +20,14 @@
 //! child read from /proc just before it is killed. One untimed warm-up start
 //! per binary, then `BENCH_STARTS` (default 20) rounds, functions interleaved
 //! so load drift on a shared machine spreads over all of them.
+//!
+//! Then the same invocations on the deployed shape (`BENCH_LOCAL_STACK=0`
+//! skips it): a release `valdrix local-stack` on DynamoDB Local with the
+//! runtime secret on moto, each function with the template's environment, so
+//! its init loads the SDK configuration, reads the secret and builds the
+//! clients as in Lambda (`coldstart_local/`).
 
+mod coldstart_local;
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -229,10 +236,11 @@ fn fixed(v: Value) -> MakeEvent {
     Box::new(move |_| v.clone())
 }
 
-fn functions(serve: &Serve, aws: &str) -> Vec<Function> {
-    let bearer = format!("Bearer {}", serve.owner_token);
-    let owner = |name: &str| event_file(name, &[("REPLACE_WITH_TOKEN", &serve.owner_token)]);
-    let admin_key = serve.admin_key.clone();
+/// The invocations, with the tokens, key and API URL of the stack they run on.
+fn functions(owner_token: &str, admin_key: &str, api: &str, aws: &str) -> Vec<Function> {
+    let bearer = format!("Bearer {owner_token}");
+    let owner = |name: &str| event_file(name, &[("REPLACE_WITH_TOKEN", owner_token)]);
+    let admin_key = admin_key.to_owned();
     let none = Vec::new;
     let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
     vec![
@@ -349,7 +357,7 @@ fn functions(serve: &Serve, aws: &str) -> Vec<Function> {
             invocation: "`codedeploy-lifecycle.json`: the deployment looked up in a fake CodeDeploy (the admin function), contract, the admin function's GETs on `valdrix serve`, status reported",
             event: fixed(event_file("codedeploy-lifecycle", &[])),
             env: vec![
-                pair("VALDRIX_SMOKE_BASE_URL", &serve.base),
+                pair("VALDRIX_SMOKE_BASE_URL", api),
                 pair(
                     "VALDRIX_HOOK_TARGETS",
                     &json!({ BENCH_HOOK_TARGET: "admin" }).to_string(),
@@ -527,7 +535,7 @@ async fn main() {
         logs: logs.clone(),
     };
 
-    let functions = functions(&serve, &aws);
+    let functions = functions(&serve.owner_token, &serve.admin_key, &serve.base, &aws);
     let crates: std::collections::BTreeSet<String> =
         std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../functions"))
             .unwrap()
@@ -635,4 +643,69 @@ async fn main() {
         serde_json::to_string_pretty(&json!({"starts": starts, "load_before": load_before, "load_after": load_after, "functions": rows})).unwrap()
     );
     drop(serve);
+    if common::env_or("BENCH_LOCAL_STACK", 1) == 1 {
+        local_stack_run(starts, &csv, &release, work.path()).await;
+    }
+}
+
+/// The same invocations on `valdrix local-stack` (DynamoDB Local, secret on moto).
+async fn local_stack_run(starts: usize, csv: &[String], bin_dir: &Path, work: &Path) {
+    let stack = coldstart_local::LocalStack::start(bin_dir, &work.join("local-stack"));
+    let http = reqwest::Client::new();
+    let bucket = stack
+        .put_cost_file(&http, COST_KEY, valdrix_tests::focus_csv(csv))
+        .await;
+    let list = functions(&stack.owner_token, &stack.admin_key, &stack.base, "unused");
+    let mut rows = Vec::new();
+    for f in list.iter().skip(1) {
+        rows.push((f, stack.logical_id(&http, f.name).await, Vec::new()));
+    }
+    let event = |f: &Function, round: usize| {
+        let mut e = (f.event)(round);
+        if f.name == "cost-ingest" {
+            e["Records"][0]["s3"]["bucket"]["name"] = bucket.clone().into();
+            e["Records"][0]["s3"]["bucket"]["arn"] = format!("arn:aws:s3:::{bucket}").into();
+        }
+        e
+    };
+    let load_before = common::load_average();
+    let mut first = Vec::new();
+    for (f, id, _) in &rows {
+        first.push(stack.cold_start(&http, id, &event(f, 0)).await);
+    }
+    for round in 1..=starts {
+        for (f, id, samples) in rows.iter_mut() {
+            samples.push(stack.cold_start(&http, id, &event(f, round)).await);
+        }
+    }
+    println!(
+        "cold start on the deployed shape: {starts} starts per function (after 1 warm-up), load average before {load_before}, after {}",
+        common::load_average()
+    );
+    println!(
+        "store: DynamoDB Local, runtime secret on moto's Secrets Manager (valdrix local-stack, template environment)"
+    );
+    println!(
+        "| binary | spawn → /next (init) median | p95 | invoke → answered median | p95 | peak RSS median | max | first answer |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for ((f, _, s), first) in rows.iter().zip(&first) {
+        let init = sorted(&s.iter().map(|x| x.0).collect::<Vec<_>>());
+        let answered = sorted(&s.iter().map(|x| x.1).collect::<Vec<_>>());
+        let hwm = sorted(&s.iter().map(|x| x.2 as f64).collect::<Vec<_>>());
+        let answer = match first.3.get("statusCode") {
+            Some(code) => format!("HTTP {code}"),
+            None => "response".into(),
+        };
+        println!(
+            "| {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} MiB | {:.1} MiB | {answer} |",
+            f.name,
+            percentile(&init, 50.0),
+            percentile(&init, 95.0),
+            percentile(&answered, 50.0),
+            percentile(&answered, 95.0),
+            mib(percentile(&hwm, 50.0) as u64),
+            mib(*hwm.last().unwrap_or(&0.0) as u64),
+        );
+    }
 }

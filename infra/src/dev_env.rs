@@ -40,10 +40,15 @@ impl DevEnv {
 
 /// Process env, then the kept development values, then fresh ones (kept for next time).
 pub fn load(data_dir: &Path) -> Result<DevEnv, String> {
+    load_with(data_dir, VarSet::from_process_env())
+}
+
+/// `vars`, then the kept development values, then fresh ones. The local stack
+/// passes none: its runtime secret holds generated values only.
+pub fn load_with(data_dir: &Path, mut vars: VarSet) -> Result<DevEnv, String> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", data_dir.display()))?;
     let path = data_dir.join(FILE);
-    let mut vars = VarSet::from_process_env();
     let mut kept = if path.exists() {
         VarSet::from_dotenv_file(&path)?
     } else {

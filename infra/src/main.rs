@@ -4,6 +4,7 @@
 mod dev_env;
 mod http_front;
 mod ingest_costs;
+mod local_stack;
 mod migrate;
 mod migrate_cmd;
 mod operator_state;
@@ -52,6 +53,9 @@ enum Command {
     Smoke(smoke::Args),
     /// Ingest a local FOCUS cost file (CSV or gzip) into a tenant's ledger.
     IngestCosts(ingest_costs::Args),
+    /// Run the deployed shape locally: every function binary behind template.yaml's
+    /// routes and event sources, on DynamoDB Local and moto.
+    LocalStack(local_stack::Args),
 }
 
 #[tokio::main]
@@ -68,5 +72,6 @@ async fn main() -> ExitCode {
         Command::VerifyPack(args) => verify_pack::run(args),
         Command::Smoke(args) => smoke::run(args).await,
         Command::IngestCosts(args) => ingest_costs::run(args).await,
+        Command::LocalStack(args) => local_stack::run(args).await,
     }
 }

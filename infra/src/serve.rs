@@ -146,7 +146,7 @@ async fn serve(args: Args) -> Result<(), String> {
 }
 
 /// The demo tenant (pro) and one user per role; safe to run at every start.
-async fn seed_demo(state: &SharedState) -> Result<(), TenancyError> {
+pub async fn seed_demo(state: &SharedState) -> Result<(), TenancyError> {
     let ctx = ChangeContext {
         actor: Actor::System,
         request_id: None,
@@ -183,6 +183,22 @@ fn print_banner(
     admin_key_generated: bool,
 ) {
     let base = format!("http://{addr}");
+    println!(
+        "valdrix serve: listening on {base} (environment {})",
+        config.environment
+    );
+    print_access(config, &base, sandbox, admin_key_generated);
+    println!("{BANNER_END}");
+}
+
+/// The curl lines: health, the checklist's variables, a token per demo user,
+/// the admin key (shown only when `admin_key_generated`), the sandbox.
+pub fn print_access(
+    config: &RuntimeConfig,
+    base: &str,
+    sandbox: Option<&Sandbox>,
+    admin_key_generated: bool,
+) {
     let token = |user: &str| {
         valdrix_shared::auth::mint_user_token(
             config,
@@ -196,10 +212,6 @@ fn print_banner(
         Some(_) => Some("\"$ADMIN_API_KEY\"".to_owned()),
         None => None,
     };
-    println!(
-        "valdrix serve: listening on {base} (environment {})",
-        config.environment
-    );
     println!("  curl {base}/health");
     println!(
         "  # the variables of docs/production_env_checklist.md, section 6 ({} of tenant {DEMO_TENANT}):",
@@ -245,5 +257,4 @@ fn print_banner(
         }
         println!("  curl {base}/_sandbox/received");
     }
-    println!("{BANNER_END}");
 }

@@ -9,7 +9,8 @@
 //! passes the production contract. `cargo run --release --bin valdrix --` is
 //! read as the `valdrix` binary this build made (building it again would only
 //! repeat the build). Not run, and listed below: `sam` (needs an AWS account),
-//! `infra/test-all` (this suite) and `valdrix serve` itself (the fixture).
+//! `infra/test-all` (this suite), `valdrix serve` itself (the fixture) and
+//! `infra/local-stack` (it serves until stopped; `local_stack.rs` runs it).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -85,6 +86,7 @@ fn not_run(command: &str) -> Option<&'static str> {
     match words.as_slice() {
         ["sam", ..] => Some("needs an AWS account"),
         ["infra/test-all", ..] => Some("is this suite"),
+        ["infra/local-stack", ..] => Some("runs until stopped; infra/tests/local_stack.rs runs it"),
         _ if command.starts_with(&format!("{CARGO_RUN} serve")) => Some("is the fixture"),
         _ => None,
     }

@@ -43,7 +43,78 @@ pub async fn load_runtime_config(function: &str) -> Result<Arc<RuntimeConfig>, S
             for v in &violations {
                 tracing::error!(function, variable = %v.variable, rule = %v.rule, "runtime contract violation");
             }
-            Err(StartupError(violations))
+            let error = StartupError(violations);
+            report_init_error(&error).await;
+            Err(error)
         }
+    }
+}
+
+/// The error type Lambda records for an init this contract refused.
+pub const INIT_ERROR_TYPE: &str = "Runtime.ContractViolation";
+
+/// Under a Lambda Runtime API (`AWS_LAMBDA_RUNTIME_API`), report a failed init
+/// on its `/runtime/init/error` route, as a custom runtime must; Lambda then
+/// records the reason instead of a bare exit. The message names variables and
+/// rules, never a value. Best effort: the process exits either way.
+pub async fn report_init_error(error: &StartupError) {
+    if let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") {
+        report_init_error_to(&api, error).await;
+    }
+}
+
+async fn report_init_error_to(api: &str, error: &StartupError) {
+    let url = format!("http://{api}/2018-06-01/runtime/init/error");
+    let body = serde_json::json!({
+        "errorType": INIT_ERROR_TYPE,
+        "errorMessage": error.to_string(),
+        "stackTrace": [],
+    });
+    let sent = match reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+    {
+        Ok(client) => client
+            .post(&url)
+            .header("Lambda-Runtime-Function-Error-Type", INIT_ERROR_TYPE)
+            .json(&body)
+            .send()
+            .await
+            .map(|r| r.status()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sent {
+        tracing::error!(error = %e, "the init error could not be reported to the Runtime API");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Violation;
+    use wiremock::matchers::{body_partial_json, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    #[tokio::test]
+    async fn a_refused_contract_is_reported_on_the_init_error_route() {
+        let api = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/2018-06-01/runtime/init/error"))
+            .and(header(
+                "lambda-runtime-function-error-type",
+                INIT_ERROR_TYPE,
+            ))
+            .and(body_partial_json(serde_json::json!({
+                "errorType": INIT_ERROR_TYPE,
+                "errorMessage": "runtime contract violated (1 violation(s)): KDF_SALT",
+            })))
+            .respond_with(ResponseTemplate::new(202))
+            .expect(1)
+            .mount(&api)
+            .await;
+        let error = StartupError(vec![Violation::new("KDF_SALT", "must be set")]);
+        report_init_error_to(&api.address().to_string(), &error).await;
+        api.verify().await;
     }
 }

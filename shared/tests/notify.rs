@@ -9,10 +9,10 @@ use url::Url;
 use valdrix_shared::config::RuntimeConfig;
 use valdrix_shared::crypto::SecretBox;
 use valdrix_shared::notify::{
-    self, Channel, Integrations, Outcome, Target, TargetKind, jira_target, slack_target,
+    self, Channel, Integrations, RunOutcome, Target, TargetKind, jira_target, slack_target,
     workflow_targets,
 };
-use valdrix_shared::outbound::dispatch::Endpoints;
+use valdrix_shared::outbound::vendor::Endpoints;
 use valdrix_shared::outbound::{Policy, Timeouts};
 use valdrix_shared::settings::{self, NotificationSettings, SecretField, SettingsUpdate};
 use valdrix_shared::tenancy::Tier;
@@ -245,7 +245,7 @@ async fn workflow_targets_are_sent_concurrently_in_order() {
             (TargetKind::Webhook, true, Some(200)),
         ]
     );
-    assert_eq!(Outcome::of(&results), Outcome::Success);
+    assert_eq!(RunOutcome::of(&results), RunOutcome::Success);
 }
 
 #[tokio::test]

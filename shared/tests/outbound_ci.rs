@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use valdrix_shared::outbound::dispatch::{
+use valdrix_shared::outbound::vendor::{
     GithubTarget, GitlabTarget, github_dispatch, gitlab_trigger,
 };
 use wiremock::matchers::{header, method, path};

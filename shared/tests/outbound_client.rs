@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use reqwest::Method;
 use secrecy::SecretString;
 use url::Url;
-use valdrix_shared::outbound::dispatch::{WebhookTarget, webhook_deliver};
 use valdrix_shared::outbound::ssrf::Lookup;
+use valdrix_shared::outbound::vendor::{WebhookTarget, webhook_deliver};
 use valdrix_shared::outbound::{
     Kind, MAX_RESPONSE_BYTES, Outbound, Policy, Retryability, Timeouts,
 };
@@ -26,7 +26,7 @@ async fn get(
     client: &Outbound,
     server: &MockServer,
     p: &str,
-) -> Result<valdrix_shared::outbound::Reply, valdrix_shared::outbound::Delivery> {
+) -> Result<valdrix_shared::outbound::Reply, valdrix_shared::outbound::CallResult> {
     let url = Url::parse(&format!("{}{p}", server.uri())).unwrap();
     client
         .execute(Kind::Webhook, Method::GET, &url, |rb| rb)

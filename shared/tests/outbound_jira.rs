@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use valdrix_shared::outbound::dispatch::{JiraTarget, jira_create_issue, jira_myself};
+use valdrix_shared::outbound::vendor::{JiraTarget, jira_create_issue, jira_myself};
 use valdrix_shared::outbound::{Outbound, Policy, Timeouts};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -156,13 +156,13 @@ async fn the_tenant_base_url_is_ssrf_checked_at_call_time() {
 }
 
 /// The label `jira_create_issue` puts on the issue, read back from a create.
-fn delivery_label(n: &valdrix_shared::outbound::dispatch::Notification) -> String {
+fn delivery_label(n: &valdrix_shared::outbound::vendor::Notification) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(n.idempotency_key.as_bytes());
     format!("valdrix-delivery-{}", hex::encode(&digest[..8]))
 }
 
-fn retry() -> valdrix_shared::outbound::dispatch::Notification {
+fn retry() -> valdrix_shared::outbound::vendor::Notification {
     let mut n = notification();
     n.retry = true;
     n

@@ -1,4 +1,4 @@
-//! Planted secrets must not leak into any `Delivery.detail`, error string or log
+//! Planted secrets must not leak into any `CallResult.detail`, error string or log
 //! line, on any error path, even when the far end echoes the request back.
 
 mod outbound_support;
@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use serde_json::json;
-use valdrix_shared::outbound::dispatch::{
+use valdrix_shared::outbound::vendor::{
     Endpoints, GithubTarget, GitlabTarget, JiraTarget, SlackTarget, WebhookTarget, github_dispatch,
     gitlab_trigger, jira_create_issue, jira_myself, slack_auth_test, slack_post_message,
     webhook_deliver,
 };
-use valdrix_shared::outbound::{Delivery, Outbound, Policy, Timeouts};
+use valdrix_shared::outbound::{CallResult, Outbound, Policy, Timeouts};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use outbound_support::*;
@@ -85,7 +85,7 @@ fn targets(base: &str) -> Targets {
 }
 
 /// Every dispatcher once against `base`/`endpoints` with `client`.
-async fn run_all(client: &Outbound, endpoints: &Endpoints, t: &Targets) -> Vec<Delivery> {
+async fn run_all(client: &Outbound, endpoints: &Endpoints, t: &Targets) -> Vec<CallResult> {
     let n = notification();
     let slack = SlackTarget {
         channel: "C1".into(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use valdrix_shared::outbound::Retryability;
-use valdrix_shared::outbound::dispatch::{SlackTarget, slack_auth_test, slack_post_message};
+use valdrix_shared::outbound::vendor::{SlackTarget, slack_auth_test, slack_post_message};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -4,7 +4,7 @@ mod outbound_support;
 
 use secrecy::SecretString;
 use serde_json::Value;
-use valdrix_shared::outbound::dispatch::{WebhookTarget, webhook_deliver};
+use valdrix_shared::outbound::vendor::{WebhookTarget, webhook_deliver};
 use valdrix_shared::outbound::webhook_sig::verify;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

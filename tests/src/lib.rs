@@ -316,7 +316,7 @@ impl FakeWorld {
         extra: &[(&str, &str)],
     ) -> Self {
         use valdrix_shared::notify::Integrations;
-        use valdrix_shared::outbound::{Timeouts, dispatch::Endpoints};
+        use valdrix_shared::outbound::{Timeouts, vendor::Endpoints};
         let mut vars = vec![
             ("VALDRIX_ALLOW_PRIVATE_OUTBOUND", "true"),
             ("SLACK_BOT_TOKEN", BOT_TOKEN),

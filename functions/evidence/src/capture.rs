@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use valdrix_shared::audit::{Actor, AuditLog};
 use valdrix_shared::auth::{AdminOrOwner, CurrentUser};
-use valdrix_shared::evidence::{CheckRecord, CheckStatus, Recorder};
+use valdrix_shared::evidence::{CheckRecord, CheckStatus, Checker, Probe, Recorder};
 use valdrix_shared::http::{ApiError, RequestId, optional_json};
 use valdrix_shared::idempotency::{self, Claim};
-use valdrix_shared::notify::{self, Channel, Target};
-use valdrix_shared::settings::{self, NotificationSettings};
+use valdrix_shared::notify::Channel;
+use valdrix_shared::settings;
 use valdrix_shared::state::SharedState;
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -105,43 +105,6 @@ pub async fn capture(
     }
 }
 
-/// One channel's check, not yet recorded.
-async fn check(
-    state: &SharedState,
-    user: &CurrentUser,
-    settings: &NotificationSettings,
-    channel: Channel,
-    run_id: &str,
-) -> (CheckRecord, Vec<Target>) {
-    let skipped = |message: String| CheckRecord::skipped(channel.as_str(), message);
-    if let Some((tier, feature)) = channel.required_tier()
-        && user.tier < tier
-    {
-        return (
-            skipped(format!(
-                "feature '{feature}' needs the {} tier (current: {})",
-                tier.as_str(),
-                user.tier.as_str()
-            )),
-            Vec::new(),
-        );
-    }
-    let targets = match notify::resolve(
-        channel,
-        settings,
-        &state.config,
-        &state.keys,
-        &user.tenant_id,
-    ) {
-        Ok(t) => t,
-        Err(not_configured) => return (skipped(not_configured.to_string()), Vec::new()),
-    };
-    let notification = notify::test_notification(channel, &user.tenant_id, run_id);
-    let results = notify::send(&state.integrations, &targets, &notification).await;
-    let record = CheckRecord::from_results(channel.as_str(), &results, "succeeded");
-    (record, targets)
-}
-
 async fn run(
     state: &SharedState,
     user: &CurrentUser,
@@ -160,10 +123,25 @@ async fn run(
     .filter_map(|(c, on)| on.then_some(c))
     .collect();
 
-    let mut checked: Vec<(CheckRecord, Vec<Target>)> = Vec::new();
+    let checker = Checker {
+        config: &state.config,
+        keys: &state.keys,
+        integrations: &state.integrations,
+    };
+    let probe = Probe::TestEvent { run_id: &run_id };
+    let settings = &settings;
+    let check = |channel: Channel| async move {
+        let done = checker
+            .check(&user.tenant_id, user.tier, settings, channel, probe)
+            .await;
+        let record = done.record(channel, probe, user.tier);
+        let secrets: Vec<String> = done.secrets().into_iter().map(str::to_owned).collect();
+        (record, secrets)
+    };
+    let mut checked: Vec<(CheckRecord, Vec<String>)> = Vec::new();
     if options.fail_fast {
         for channel in &channels {
-            let done = check(state, user, &settings, *channel, &run_id).await;
+            let done = check(*channel).await;
             let failed = done.0.status == CheckStatus::Failed;
             checked.push(done);
             if failed {
@@ -180,19 +158,11 @@ async fn run(
             ));
         }
     } else {
-        checked = join_all(
-            channels
-                .iter()
-                .map(|c| check(state, user, &settings, *c, &run_id)),
-        )
-        .await;
+        checked = join_all(channels.iter().map(|c| check(*c))).await;
     }
 
     // Whatever the targets hold is redacted from the record on top of the operator's secrets.
-    let secrets: Vec<String> = checked
-        .iter()
-        .flat_map(|(_, t)| t.iter().flat_map(|t| t.secrets()).map(str::to_owned))
-        .collect();
+    let secrets: Vec<String> = checked.iter().flat_map(|(_, s)| s.clone()).collect();
     let audit = AuditLog::new(state.store.clone(), state.audit.redactor().with(&secrets));
     let recorder = Recorder {
         audit: &audit,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
-use valdrix_shared::outbound::Delivery as Outcome;
+use valdrix_shared::outbound::CallResult;
 use valdrix_shared::policy::deadletter::StoreDeadLetters;
 use valdrix_shared::policy::dispatch::{Dispatcher, MAX_ATTEMPTS, Sender, Step};
 use valdrix_shared::policy::redrive::{Redrive, redrive};
@@ -422,9 +422,9 @@ struct CrashAfterSend(NotifySender);
 
 #[async_trait]
 impl Sender for CrashAfterSend {
-    async fn send(&self, event: &PolicyEvent, delivery: &Delivery) -> Outcome {
+    async fn send(&self, event: &PolicyEvent, delivery: &Delivery) -> CallResult {
         let _sent = self.0.send(event, delivery).await;
-        std::future::pending::<Outcome>().await
+        std::future::pending::<CallResult>().await
     }
 }
 
@@ -493,7 +493,7 @@ struct AllAtOnce(NotifySender, tokio::sync::Barrier);
 
 #[async_trait]
 impl Sender for AllAtOnce {
-    async fn send(&self, event: &PolicyEvent, delivery: &Delivery) -> Outcome {
+    async fn send(&self, event: &PolicyEvent, delivery: &Delivery) -> CallResult {
         self.1.wait().await;
         self.0.send(event, delivery).await
     }

@@ -24,9 +24,10 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 use valdrix_shared::audit::{Actor, NewEvent};
-use valdrix_shared::auth::{AdminOrOwner, CurrentUser, require_tier};
+use valdrix_shared::auth::{AdminOrOwner, CurrentUser, tier_too_low};
+use valdrix_shared::evidence::{ChannelCheck, Checker, Probe};
 use valdrix_shared::http::{ApiError, NoInput, RequestId, optional_json, problem_with};
-use valdrix_shared::notify::{self, Channel, Outcome, Target, TargetResult};
+use valdrix_shared::notify::{self, Channel, RunOutcome, Target, TargetResult};
 use valdrix_shared::settings;
 use valdrix_shared::state::SharedState;
 
@@ -90,21 +91,23 @@ async fn run(
 ) -> Result<Response, ApiError> {
     // The routes take no input: no body, or `{}`.
     optional_json::<NoInput>(headers, body)?;
-    if let Some((tier, feature)) = channel.required_tier() {
-        require_tier(user, tier, feature)?;
-    }
     let run_id = uuid::Uuid::new_v4().to_string();
     let (current, _) = settings::load(state.store.as_ref(), &user.tenant_id).await?;
-    let resolved = notify::resolve(
-        channel,
-        &current,
-        &state.config,
-        &state.keys,
-        &user.tenant_id,
-    );
-    let targets = match resolved {
-        Ok(targets) => targets,
-        Err(not_configured) => {
+    let checker = Checker {
+        config: &state.config,
+        keys: &state.keys,
+        integrations: &state.integrations,
+    };
+    let probe = Probe::TestEvent { run_id: &run_id };
+    let started = Instant::now();
+    let checked = checker
+        .check(&user.tenant_id, user.tier, &current, channel, probe)
+        .await;
+    let (results, secrets) = match checked {
+        ChannelCheck::Gated { tier, feature } => {
+            return Err(tier_too_low(user.tier, tier, feature));
+        }
+        ChannelCheck::NotConfigured(not_configured) => {
             let details = json!({
                 "channel": channel,
                 "outcome": "not_configured",
@@ -123,18 +126,22 @@ async fn run(
                 extensions,
             ));
         }
+        ChannelCheck::Ran { results, targets } => {
+            let secrets: Vec<String> = targets
+                .iter()
+                .flat_map(Target::secrets)
+                .map(str::to_owned)
+                .collect();
+            (results, secrets)
+        }
     };
-
-    let notification = notify::test_notification(channel, &user.tenant_id, &run_id);
-    let started = Instant::now();
-    let results = notify::send(&state.integrations, &targets, &notification).await;
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let outcome = Outcome::of(&results);
+    let outcome = RunOutcome::of(&results);
     let status = match outcome {
-        Outcome::Success => StatusCode::OK,
-        Outcome::Partial => StatusCode::MULTI_STATUS,
-        Outcome::Failed => StatusCode::BAD_GATEWAY,
-        Outcome::TimedOut => StatusCode::GATEWAY_TIMEOUT,
+        RunOutcome::Success => StatusCode::OK,
+        RunOutcome::Partial => StatusCode::MULTI_STATUS,
+        RunOutcome::Failed => StatusCode::BAD_GATEWAY,
+        RunOutcome::TimedOut => StatusCode::GATEWAY_TIMEOUT,
     };
     let details = json!({
         "channel": channel,
@@ -145,13 +152,13 @@ async fn run(
         "status_codes": results.iter().map(|r| r.status_code).collect::<Vec<_>>(),
         "targets": results.iter().map(audit_summary).collect::<Vec<_>>(),
     });
-    let secrets: Vec<&str> = targets.iter().flat_map(Target::secrets).collect();
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     record(
         state,
         user,
         request_id,
         channel,
-        outcome == Outcome::Success,
+        outcome == RunOutcome::Success,
         details,
         &secrets,
     )
@@ -159,16 +166,16 @@ async fn run(
 
     let targets_json = json!(results);
     Ok(match outcome {
-        Outcome::Success | Outcome::Partial => {
+        RunOutcome::Success | RunOutcome::Partial => {
             let body = json!({
-                "status": if outcome == Outcome::Success { "success" } else { "partial" },
+                "status": if outcome == RunOutcome::Success { "success" } else { "partial" },
                 "channel": channel,
                 "run_id": run_id,
                 "targets": targets_json,
             });
             (status, Json(body)).into_response()
         }
-        Outcome::Failed | Outcome::TimedOut => {
+        RunOutcome::Failed | RunOutcome::TimedOut => {
             let mut extensions = Map::new();
             extensions.insert("channel".into(), json!(channel));
             extensions.insert("run_id".into(), json!(run_id));
@@ -184,8 +191,8 @@ async fn run(
 
 /// "Slack test failed: Slack refused: channel_not_found", or for several
 /// targets each one's reason.
-fn failure_detail(channel: Channel, outcome: Outcome, results: &[TargetResult]) -> String {
-    let verb = if outcome == Outcome::TimedOut {
+fn failure_detail(channel: Channel, outcome: RunOutcome, results: &[TargetResult]) -> String {
+    let verb = if outcome == RunOutcome::TimedOut {
         "timed out"
     } else {
         "failed"

@@ -13,7 +13,7 @@ use url::Url;
 use valdrix_shared::audit::{Actor, AuditEvent};
 use valdrix_shared::http::layers;
 use valdrix_shared::notify::{self, Integrations};
-use valdrix_shared::outbound::dispatch::Endpoints;
+use valdrix_shared::outbound::vendor::Endpoints;
 use valdrix_shared::outbound::{Policy, Timeouts};
 use valdrix_shared::settings::{self, Saved, SettingsUpdate};
 use valdrix_shared::state::{AppState, SharedState};

@@ -205,7 +205,7 @@ pub async fn report(
 
 /// What one invocation did (the handler's response, for the logs).
 #[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
+pub struct HookReport {
     /// The deployment, or the CloudFormation request.
     pub id: String,
     /// The deployed function, when known.
@@ -246,7 +246,7 @@ pub async fn handle(
     event: &CodeDeployLifecycleEvent,
     checks: &Checks,
     codedeploy: &aws_sdk_codedeploy::Client,
-) -> Result<Outcome, lambda_runtime::Error> {
+) -> Result<HookReport, lambda_runtime::Error> {
     tracing::info!(deployment_id = %event.deployment_id, "post-deploy checks starting");
     let (found, function, target) = deployed_target(checks, codedeploy, &event.deployment_id).await;
     let mut results = vec![found];
@@ -255,7 +255,7 @@ pub async fn handle(
     }
     let status = status_for(&results);
     report(codedeploy, event, status.clone()).await?;
-    Ok(Outcome {
+    Ok(HookReport {
         id: event.deployment_id.clone(),
         function,
         status: status.as_str().to_owned(),
@@ -269,7 +269,7 @@ pub async fn handle(
 pub async fn handle_create(
     request: &cloudformation::Request,
     checks: &Checks,
-) -> Result<Outcome, lambda_runtime::Error> {
+) -> Result<HookReport, lambda_runtime::Error> {
     tracing::info!(request_type = %request.request_type, "first-create checks");
     let mut results = Vec::new();
     if request.request_type != "Delete" {
@@ -295,7 +295,7 @@ pub async fn handle_create(
         false => format!("post-deploy checks failed: {}", failed.join("; ")),
     };
     request.respond(&checks.http, ok, &reason).await?;
-    Ok(Outcome {
+    Ok(HookReport {
         id: request.request_id.clone(),
         function: None,
         status: if ok { "SUCCESS" } else { "FAILED" }.to_owned(),

@@ -4,7 +4,7 @@
 use aws_lambda_events::event::codedeploy::CodeDeployLifecycleEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use post_deploy_hook::cloudformation::Request;
-use post_deploy_hook::{Checks, Outcome, Timeouts, handle, handle_create};
+use post_deploy_hook::{Checks, HookReport, Timeouts, handle, handle_create};
 use serde_json::Value;
 use valdrix_shared::config::VarSet;
 use valdrix_shared::telemetry;
@@ -32,14 +32,14 @@ async fn main() -> Result<(), Error> {
         .with_lambda(lambda.clone())
         .with_invocation_deadline(event.context.deadline);
         // CloudFormation (the first create) or CodeDeploy (every deployment).
-        let outcome: Outcome = if Request::is(&event.payload) {
+        let report: HookReport = if Request::is(&event.payload) {
             let request: Request = serde_json::from_value(event.payload)?;
             handle_create(&request, &checks).await?
         } else {
             let lifecycle: CodeDeployLifecycleEvent = serde_json::from_value(event.payload)?;
             handle(&lifecycle, &checks, codedeploy).await?
         };
-        Ok::<Outcome, Error>(outcome)
+        Ok::<HookReport, Error>(report)
     }))
     .await
 }

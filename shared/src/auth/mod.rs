@@ -17,5 +17,5 @@ pub use jwt::{
 pub use token::mint_user_token;
 pub use user::{
     AdminOrOwner, CurrentUser, ONBOARDING_REQUIRED, Owner, require_role, require_tier,
-    resolve_user, role_name, tier_name,
+    resolve_user, role_name, tier_name, tier_too_low,
 };

@@ -75,11 +75,16 @@ pub fn require_tier(user: &CurrentUser, min: Tier, feature: &str) -> Result<(), 
     if user.tier >= min {
         return Ok(());
     }
-    Err(ApiError::Forbidden(format!(
+    Err(tier_too_low(user.tier, min, feature))
+}
+
+/// The 403 of a `feature` that needs tier `min` or higher.
+pub fn tier_too_low(current: Tier, min: Tier, feature: &str) -> ApiError {
+    ApiError::Forbidden(format!(
         "feature '{feature}' requires the {} tier or higher (current tier: {})",
         tier_name(min),
-        tier_name(user.tier)
-    )))
+        tier_name(current)
+    ))
 }
 
 pub fn role_name(role: Role) -> &'static str {

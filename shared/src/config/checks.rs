@@ -195,6 +195,22 @@ pub fn database_url(raw: &str, env: Environment) -> Result<StoreUrl, Rule> {
     })
 }
 
+/// An http(s) base URL, kept with a trailing slash so relative API paths join under it.
+pub fn base_url(raw: &str) -> Result<Url, Rule> {
+    let mut url = Url::parse(raw).map_err(|_| Rule::from("is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("must be an http(s) URL with a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must have no query or fragment".into());
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
 /// An RFC 3339 timestamp with `Z` or an explicit offset; a bare date or a
 /// time without offset is refused.
 pub fn timestamp_with_offset(raw: &str) -> Result<DateTime<Utc>, Rule> {

@@ -167,6 +167,9 @@ pub struct RuntimeConfig {
     pub slack_bot_token: Option<SecretString>,
     pub forecaster: Forecaster,
     pub allow_private_outbound: bool,
+    /// Slack and GitHub API bases other than the vendors' (local fakes only).
+    pub slack_api_url: Option<url::Url>,
+    pub github_api_url: Option<url::Url>,
 }
 
 impl fmt::Debug for RuntimeConfig {
@@ -180,6 +183,8 @@ impl fmt::Debug for RuntimeConfig {
             .field("strict_integrations", &self.strict_integrations)
             .field("forecaster", &self.forecaster)
             .field("allow_private_outbound", &self.allow_private_outbound)
+            .field("slack_api_url", &self.slack_api_url)
+            .field("github_api_url", &self.github_api_url)
             .finish_non_exhaustive()
     }
 }

@@ -164,6 +164,9 @@ pub fn validate(vars: &VarSet, now: DateTime<Utc>) -> Result<RuntimeConfig, Vec<
         );
     }
 
+    let slack_api_url = vendor_api(&mut c, VALDRIX_SLACK_API_URL, strict);
+    let github_api_url = vendor_api(&mut c, VALDRIX_GITHUB_API_URL, strict);
+
     let supabase_jwt_issuer = c.get(SUPABASE_JWT_ISSUER).map(str::to_owned);
     let slack_bot_token = c.optional_secret(SLACK_BOT_TOKEN);
 
@@ -200,9 +203,21 @@ pub fn validate(vars: &VarSet, now: DateTime<Utc>) -> Result<RuntimeConfig, Vec<
             slack_bot_token,
             forecaster,
             allow_private_outbound,
+            slack_api_url,
+            github_api_url,
         }),
         _ => Err(c.violations),
     }
+}
+
+/// A vendor API base URL override (a local fake receiver): http(s), never in
+/// staging or production, where the vendors' own endpoints are fixed.
+fn vendor_api(c: &mut Checker, name: &str, strict: bool) -> Option<url::Url> {
+    if strict && c.get(name).is_some() {
+        c.fail(name, "must be unset in staging and production");
+        return None;
+    }
+    c.parse(name, checks::base_url)
 }
 
 fn fallback_keys(raw: &str) -> Result<Vec<SecretString>, Rule> {

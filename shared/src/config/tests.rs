@@ -344,10 +344,66 @@ fn each_rule_broken_alone_names_exactly_its_variable() {
             vec![("VALDRIX_ALLOW_PRIVATE_OUTBOUND", "yes")],
             "VALDRIX_ALLOW_PRIVATE_OUTBOUND",
         ),
+        (
+            "fake Slack API",
+            vec![("VALDRIX_SLACK_API_URL", "http://127.0.0.1:9/api/")],
+            "VALDRIX_SLACK_API_URL",
+        ),
+        (
+            "fake GitHub API",
+            vec![("VALDRIX_GITHUB_API_URL", "https://github.example.com/")],
+            "VALDRIX_GITHUB_API_URL",
+        ),
     ];
     for (label, changes, expected) in cases {
         let got = names(validate(&with(production(), &changes), now()));
         assert_eq!(got, [expected], "{label}");
+    }
+}
+
+#[test]
+fn vendor_api_overrides_are_base_urls_outside_strict_environments() {
+    let core = [
+        ("SUPABASE_JWT_SECRET", JWT),
+        ("ENCRYPTION_KEY", ENC),
+        ("KDF_SALT", SALT),
+        ("CSRF_SECRET_KEY", CSRF),
+    ];
+    let local = |extra: &[(&str, &str)]| {
+        let mut vars = VarSet::from_pairs(core);
+        vars.set("ENVIRONMENT", "local");
+        with(vars, extra)
+    };
+    let cfg = validate(
+        &local(&[
+            ("VALDRIX_SLACK_API_URL", "http://127.0.0.1:4100/api"),
+            ("VALDRIX_GITHUB_API_URL", "http://127.0.0.1:4101/"),
+        ]),
+        now(),
+    )
+    .unwrap();
+    let url = |u: &Option<url::Url>| u.as_ref().map(url::Url::to_string);
+    assert_eq!(
+        url(&cfg.slack_api_url).as_deref(),
+        Some("http://127.0.0.1:4100/api/")
+    );
+    assert_eq!(
+        url(&cfg.github_api_url).as_deref(),
+        Some("http://127.0.0.1:4101/")
+    );
+    assert!(
+        validate(&local(&[]), now())
+            .unwrap()
+            .slack_api_url
+            .is_none()
+    );
+    for bad in [
+        "slack.com/api",
+        "ftp://127.0.0.1/",
+        "http://127.0.0.1/api?x=1",
+    ] {
+        let got = names(validate(&local(&[("VALDRIX_SLACK_API_URL", bad)]), now()));
+        assert_eq!(got, ["VALDRIX_SLACK_API_URL"], "{bad}");
     }
 }
 

@@ -59,6 +59,8 @@ pub const FORECASTER_BREAK_GLASS_MAX_DURATION_HOURS: &str =
 pub const VALDRIX_RUNTIME_SECRET_ARN: &str = "VALDRIX_RUNTIME_SECRET_ARN";
 pub const VALDRIX_RUNTIME_SECRET_VERSION: &str = "VALDRIX_RUNTIME_SECRET_VERSION";
 pub const VALDRIX_ALLOW_PRIVATE_OUTBOUND: &str = "VALDRIX_ALLOW_PRIVATE_OUTBOUND";
+pub const VALDRIX_SLACK_API_URL: &str = "VALDRIX_SLACK_API_URL";
+pub const VALDRIX_GITHUB_API_URL: &str = "VALDRIX_GITHUB_API_URL";
 
 /// Operator-level integration variables that strict SaaS mode forbids: tenants
 /// configure their integrations in the product, never through process env.
@@ -167,6 +169,14 @@ pub const KNOWN: &[KnownVar] = &[
     plain(
         VALDRIX_ALLOW_PRIVATE_OUTBOUND,
         "development only: let outbound calls reach loopback/private addresses (local fake receivers)",
+    ),
+    plain(
+        VALDRIX_SLACK_API_URL,
+        "development only: Slack Web API base URL (a local fake); unset: https://slack.com/api/",
+    ),
+    plain(
+        VALDRIX_GITHUB_API_URL,
+        "development only: GitHub REST API base URL (a local fake); unset: https://api.github.com/",
     ),
 ];
 

@@ -2,7 +2,10 @@
 //! an audit event (hash-chained, redacted) with an `EVIDENCE#<seq>` index entry
 //! written in the same transaction, so listing pages through evidence alone.
 
+mod check;
 pub mod passive;
+
+pub use check::{ChannelCheck, Checker, Probe};
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -154,11 +157,11 @@ impl CheckRecord {
         results: &[crate::notify::TargetResult],
         verb: &str,
     ) -> Self {
-        use crate::notify::Outcome;
+        use crate::notify::RunOutcome;
         let ok = results.iter().filter(|r| r.ok).count();
         Self {
             channel: channel.to_owned(),
-            status: if Outcome::of(results) == Outcome::Success {
+            status: if RunOutcome::of(results) == RunOutcome::Success {
                 CheckStatus::Passed
             } else {
                 CheckStatus::Failed

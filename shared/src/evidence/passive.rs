@@ -5,9 +5,9 @@
 
 use serde::Serialize;
 
-use super::{CheckRecord, CheckStatus, Recorder};
+use super::{CheckRecord, CheckStatus, Checker, Probe, Recorder};
 use crate::audit::{Actor, AuditLog};
-use crate::notify::{self, Channel};
+use crate::notify::Channel;
 use crate::state::SharedState;
 use crate::tenancy;
 
@@ -83,37 +83,19 @@ async fn run_tenant(state: &SharedState, tenant_id: &str) -> Result<Vec<CheckRec
     let (settings, _) = crate::settings::load(state.store.as_ref(), tenant_id)
         .await
         .map_err(|e| e.to_string())?;
+    let checker = Checker {
+        config: &state.config,
+        keys: &state.keys,
+        integrations: &state.integrations,
+    };
     let mut records = Vec::new();
     let mut secrets = Vec::new();
     for channel in Channel::ALL {
-        let skipped = |message: String| CheckRecord::skipped(channel.as_str(), message);
-        if let Some((tier, feature)) = channel.required_tier()
-            && tenant.tier < tier
-        {
-            records.push(skipped(format!(
-                "feature '{feature}' needs the {} tier",
-                tier.as_str()
-            )));
-            continue;
-        }
-        let targets =
-            match notify::resolve(channel, &settings, &state.config, &state.keys, tenant_id) {
-                Ok(t) => t,
-                Err(not_configured) => {
-                    records.push(skipped(not_configured.to_string()));
-                    continue;
-                }
-            };
-        secrets.extend(targets.iter().flat_map(|t| t.secrets()).map(str::to_owned));
-        let mut results = Vec::new();
-        for target in &targets {
-            results.push(notify::passive_check(&state.integrations, target).await);
-        }
-        records.push(CheckRecord::from_results(
-            channel.as_str(),
-            &results,
-            "healthy (passive check)",
-        ));
+        let done = checker
+            .check(tenant_id, tenant.tier, &settings, channel, Probe::Passive)
+            .await;
+        secrets.extend(done.secrets().into_iter().map(str::to_owned));
+        records.push(done.record(channel, Probe::Passive, tenant.tier));
     }
     let run_id = uuid::Uuid::new_v4().to_string();
     let audit = AuditLog::new(state.store.clone(), state.audit.redactor().with(&secrets));

@@ -20,14 +20,14 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::config::RuntimeConfig;
-use crate::outbound::dispatch::{Endpoints, Notification};
+use crate::outbound::vendor::{Endpoints, Notification};
 use crate::outbound::{Outbound, Policy, Timeouts};
 use crate::state::{AppState, SharedState};
 use crate::store::DynStore;
 use crate::tenancy::Tier;
 
 pub use resolve::{NotConfigured, Target, jira_target, resolve, slack_target, workflow_targets};
-pub use send::{Outcome, TargetResult, deliver, passive_check, send};
+pub use send::{RunOutcome, TargetResult, deliver, passive_check, send};
 
 /// The outbound client and the vendor API endpoints every integration call uses.
 #[derive(Clone)]
@@ -46,10 +46,18 @@ impl std::fmt::Debug for Integrations {
 }
 
 impl Integrations {
-    /// Production endpoints and default timeouts; the SSRF policy from the
-    /// contract ([`Policy::from_config`]).
+    /// The vendors' endpoints (or the contract's development overrides,
+    /// `VALDRIX_SLACK_API_URL` / `VALDRIX_GITHUB_API_URL`) and default
+    /// timeouts; the SSRF policy from the contract ([`Policy::from_config`]).
     pub fn from_config(config: &RuntimeConfig) -> Self {
-        Self::with(config, Endpoints::default(), Timeouts::default())
+        let mut endpoints = Endpoints::default();
+        if let Some(url) = &config.slack_api_url {
+            endpoints.slack_api = url.clone();
+        }
+        if let Some(url) = &config.github_api_url {
+            endpoints.github_api = url.clone();
+        }
+        Self::with(config, endpoints, Timeouts::default())
     }
 
     /// Other endpoints (local fake receivers) or timeouts. The SSRF policy still

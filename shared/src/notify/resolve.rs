@@ -7,9 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{Channel, TargetKind};
 use crate::config::RuntimeConfig;
 use crate::crypto::SecretBox;
-use crate::outbound::dispatch::{
-    GithubTarget, GitlabTarget, JiraTarget, SlackTarget, WebhookTarget,
-};
+use crate::outbound::vendor::{GithubTarget, GitlabTarget, JiraTarget, SlackTarget, WebhookTarget};
 use crate::settings::{NotificationSettings, SecretField};
 
 /// Everything one call needs, secrets opened.

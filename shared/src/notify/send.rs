@@ -8,11 +8,11 @@ use serde::Serialize;
 use url::Url;
 
 use super::{Integrations, Target, TargetKind};
-use crate::outbound::dispatch::{
+use crate::outbound::vendor::{
     Notification, github_dispatch, gitlab_trigger, jira_create_issue, jira_myself, slack_auth_test,
     slack_post_message, webhook_deliver,
 };
-use crate::outbound::{Delivery, Retryability, ssrf};
+use crate::outbound::{CallResult, Retryability, ssrf};
 
 /// `detail` of a delivery whose call ran out of time (the client's wording,
 /// `outbound::client`); such a failure has no status code.
@@ -37,7 +37,7 @@ pub struct TargetResult {
 }
 
 impl TargetResult {
-    pub fn from_delivery(target: TargetKind, d: Delivery) -> Self {
+    pub fn from_delivery(target: TargetKind, d: CallResult) -> Self {
         let retryable = d.is_retryable();
         let timed_out = !d.ok && d.status_code.is_none() && d.detail == TIMED_OUT_DETAIL;
         Self {
@@ -56,7 +56,7 @@ impl TargetResult {
 /// The overall result of a run over one or more targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum RunOutcome {
     /// Every target succeeded.
     Success,
     /// Some targets succeeded, some failed.
@@ -67,7 +67,7 @@ pub enum Outcome {
     TimedOut,
 }
 
-impl Outcome {
+impl RunOutcome {
     /// `Failed` for an empty list: nothing was delivered.
     pub fn of(results: &[TargetResult]) -> Self {
         let ok = results.iter().filter(|r| r.ok).count();
@@ -124,7 +124,7 @@ pub async fn deliver(
     integrations: &Integrations,
     target: &Target,
     notification: &Notification,
-) -> Delivery {
+) -> CallResult {
     let Integrations { client, endpoints } = integrations;
     let delivery = match target {
         Target::Slack { target, bot_token } => {
@@ -164,7 +164,7 @@ pub async fn passive_check(integrations: &Integrations, target: &Target) -> Targ
     TargetResult::from_delivery(kind, delivery)
 }
 
-async fn url_check(integrations: &Integrations, what: &str, url: &str) -> Delivery {
+async fn url_check(integrations: &Integrations, what: &str, url: &str) -> CallResult {
     let started = Instant::now();
     let policy = integrations.client.policy();
     let outcome = match Url::parse(url.trim()) {
@@ -184,7 +184,7 @@ async fn url_check(integrations: &Integrations, what: &str, url: &str) -> Delive
         Err((detail, true)) => (false, detail, Retryability::Retryable { retry_after: None }),
         Err((detail, false)) => (false, detail, Retryability::Permanent),
     };
-    Delivery {
+    CallResult {
         ok,
         status_code: None,
         latency_ms,
@@ -213,25 +213,25 @@ mod tests {
 
     #[test]
     fn outcome_follows_the_results() {
-        assert_eq!(Outcome::of(&[result(true, false)]), Outcome::Success);
+        assert_eq!(RunOutcome::of(&[result(true, false)]), RunOutcome::Success);
         assert_eq!(
-            Outcome::of(&[result(true, false), result(false, false)]),
-            Outcome::Partial
+            RunOutcome::of(&[result(true, false), result(false, false)]),
+            RunOutcome::Partial
         );
         assert_eq!(
-            Outcome::of(&[result(false, true), result(false, false)]),
-            Outcome::Failed
+            RunOutcome::of(&[result(false, true), result(false, false)]),
+            RunOutcome::Failed
         );
         assert_eq!(
-            Outcome::of(&[result(false, true), result(false, true)]),
-            Outcome::TimedOut
+            RunOutcome::of(&[result(false, true), result(false, true)]),
+            RunOutcome::TimedOut
         );
-        assert_eq!(Outcome::of(&[]), Outcome::Failed);
+        assert_eq!(RunOutcome::of(&[]), RunOutcome::Failed);
     }
 
     #[test]
     fn a_timeout_is_recognised_from_the_delivery() {
-        let timeout = Delivery {
+        let timeout = CallResult {
             ok: false,
             status_code: None,
             latency_ms: 50,
@@ -241,12 +241,12 @@ mod tests {
         };
         let r = TargetResult::from_delivery(TargetKind::Jira, timeout.clone());
         assert!(r.timed_out && r.retryable);
-        let answered = Delivery {
+        let answered = CallResult {
             status_code: Some(504),
             ..timeout
         };
         assert!(!TargetResult::from_delivery(TargetKind::Jira, answered).timed_out);
-        let config = Delivery::bad_config("timed out");
+        let config = CallResult::bad_config("timed out");
         assert!(!TargetResult::from_delivery(TargetKind::Jira, config).timed_out);
     }
 }

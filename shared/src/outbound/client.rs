@@ -16,7 +16,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, Response};
 use url::Url;
 
-use super::delivery::{Delivery, Retryability, retry_for_status};
+use super::call_result::{CallResult, Retryability, retry_for_status};
 use super::ssrf::{Lookup, Policy, Refusal, SystemLookup, check_parsed, lookup_checked};
 
 /// Most of an answer we ever read; the rest is dropped unread.
@@ -85,8 +85,8 @@ impl Reply {
         self.headers.get(RETRY_AFTER)?.to_str().ok()
     }
 
-    pub fn success(&self, detail: impl Into<String>, external_id: Option<String>) -> Delivery {
-        Delivery {
+    pub fn success(&self, detail: impl Into<String>, external_id: Option<String>) -> CallResult {
+        CallResult {
             ok: true,
             status_code: Some(self.status),
             latency_ms: self.latency_ms,
@@ -97,13 +97,13 @@ impl Reply {
     }
 
     /// A failure whose retryability follows the status code.
-    pub fn failure(&self, detail: impl Into<String>) -> Delivery {
+    pub fn failure(&self, detail: impl Into<String>) -> CallResult {
         let retry = retry_for_status(self.status, self.retry_after());
         self.failure_with(detail, retry)
     }
 
-    pub fn failure_with(&self, detail: impl Into<String>, retry: Retryability) -> Delivery {
-        Delivery::failed(Some(self.status), self.latency_ms, detail.into(), retry)
+    pub fn failure_with(&self, detail: impl Into<String>, retry: Retryability) -> CallResult {
+        CallResult::failed(Some(self.status), self.latency_ms, detail.into(), retry)
     }
 }
 
@@ -148,7 +148,7 @@ impl Outbound {
     }
 
     /// Checks `url`, sends the request `build` finishes, reads the capped answer.
-    /// `Err` is a finished failed [`Delivery`]: refusal, transport error, or a 3xx
+    /// `Err` is a finished failed [`CallResult`]: refusal, transport error, or a 3xx
     /// (never followed, so a redirect cannot lead to a private address).
     pub async fn execute(
         &self,
@@ -156,11 +156,11 @@ impl Outbound {
         method: Method,
         url: &Url,
         build: impl FnOnce(RequestBuilder) -> RequestBuilder,
-    ) -> Result<Reply, Delivery> {
+    ) -> Result<Reply, CallResult> {
         let started = Instant::now();
         if let Err(refusal) = check_parsed(url, &self.policy) {
             tracing::warn!(target_kind = kind.as_str(), reason = %refusal, "outbound call refused");
-            return Err(Delivery::refused(&refusal, 0));
+            return Err(CallResult::refused(&refusal, 0));
         }
         let host = url.host_str().unwrap_or_default();
         let outcome = self.send(method, url, build).await;
@@ -240,7 +240,7 @@ enum Transport {
 
 impl Failure {
     /// Our own words only: reqwest's error text includes the full URL.
-    fn into_delivery(self, latency_ms: u64) -> Delivery {
+    fn into_delivery(self, latency_ms: u64) -> CallResult {
         let retryable = Retryability::Retryable { retry_after: None };
         let (status, detail, retry) = match self {
             Self::Redirect(code) => (
@@ -248,12 +248,12 @@ impl Failure {
                 format!("answered {code}: redirect not followed"),
                 Retryability::Permanent,
             ),
-            Self::Transport(Transport::Refused(r)) => return Delivery::refused(&r, latency_ms),
+            Self::Transport(Transport::Refused(r)) => return CallResult::refused(&r, latency_ms),
             Self::Transport(Transport::TimedOut) => (None, "timed out".into(), retryable),
             Self::Transport(Transport::Connect) => (None, "could not connect".into(), retryable),
             Self::Transport(Transport::Other) => (None, "request failed".into(), retryable),
         };
-        Delivery::failed(status, latency_ms, detail, retry)
+        CallResult::failed(status, latency_ms, detail, retry)
     }
 }
 

@@ -5,14 +5,14 @@
 //! - [`client`]: the one HTTP client (rustls, no redirects, no env proxy, timeouts,
 //!   capped body reads, DNS answers checked and pinned);
 //! - [`webhook_sig`]: Standard Webhooks signing for generic webhooks;
-//! - [`dispatch`]: one plain async fn per integration, all returning a [`Delivery`].
+//! - [`vendor`]: one plain async fn per vendor API call, all returning a [`CallResult`].
 
+pub mod call_result;
 pub mod client;
-pub mod delivery;
-pub mod dispatch;
 pub mod ssrf;
+pub mod vendor;
 pub mod webhook_sig;
 
+pub use call_result::{CallResult, Retryability};
 pub use client::{Kind, MAX_RESPONSE_BYTES, Outbound, Reply, Timeouts};
-pub use delivery::{Delivery, Retryability};
 pub use ssrf::{Policy, Refusal};

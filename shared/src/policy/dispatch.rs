@@ -14,7 +14,7 @@ use super::{
 };
 use crate::audit::{Actor, AuditLog, NewEvent};
 use crate::metrics::{self, Unit};
-use crate::outbound::delivery::{Delivery as Outcome, Retryability};
+use crate::outbound::{CallResult, Retryability};
 use crate::store::codec::{from_item, to_item};
 use crate::store::{Condition, Store, StoreError, WriteOp};
 
@@ -35,7 +35,7 @@ const MAX_BACKOFF_SECONDS: i64 = 900;
 /// Sends one delivery of one event to its target.
 #[async_trait]
 pub trait Sender: Send + Sync {
-    async fn send(&self, event: &PolicyEvent, delivery: &Delivery) -> Outcome;
+    async fn send(&self, event: &PolicyEvent, delivery: &Delivery) -> CallResult;
 }
 
 /// Where deliveries that never succeed are parked for an operator.
@@ -162,7 +162,7 @@ impl Dispatcher<'_> {
         event: PolicyEvent,
         mut delivery: Delivery,
         version: u64,
-        outcome: Outcome,
+        outcome: CallResult,
         now: i64,
     ) -> Result<Step, DispatchError> {
         let claimed = delivery.clone();

@@ -8,11 +8,11 @@ use async_trait::async_trait;
 
 use super::dispatch::Sender;
 use super::{Delivery, PolicyEvent};
-use crate::outbound::delivery::Delivery as Outcome;
-use crate::outbound::dispatch::Notification;
+use crate::notify;
+use crate::outbound::CallResult;
+use crate::outbound::vendor::Notification;
 use crate::settings;
 use crate::state::SharedState;
-use crate::{notify, outbound};
 
 /// What every channel receives for a policy decision.
 pub fn notification(event: &PolicyEvent, delivery: &Delivery) -> Notification {
@@ -46,13 +46,15 @@ pub struct NotifySender(pub SharedState);
 
 #[async_trait]
 impl Sender for NotifySender {
-    async fn send(&self, event: &PolicyEvent, delivery: &Delivery) -> Outcome {
+    async fn send(&self, event: &PolicyEvent, delivery: &Delivery) -> CallResult {
         let state = &self.0;
         let settings = match settings::load(state.store.as_ref(), &delivery.tenant_id).await {
             Ok((s, _)) => s,
             Err(e) => {
                 tracing::error!(error = %e, "settings unreadable for a delivery");
-                return Outcome::retryable("store unavailable while reading the tenant's settings");
+                return CallResult::retryable(
+                    "store unavailable while reading the tenant's settings",
+                );
             }
         };
         let targets = notify::resolve(
@@ -66,9 +68,7 @@ impl Sender for NotifySender {
             .ok()
             .and_then(|t| t.into_iter().find(|t| t.kind() == delivery.channel))
         else {
-            return outbound::Delivery::bad_config(
-                "the target is no longer configured for this tenant",
-            );
+            return CallResult::bad_config("the target is no longer configured for this tenant");
         };
         notify::deliver(&state.integrations, &target, &notification(event, delivery)).await
     }

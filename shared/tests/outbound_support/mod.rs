@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use url::Url;
-use valdrix_shared::outbound::dispatch::{Endpoints, Notification};
-use valdrix_shared::outbound::{Delivery, Outbound, Policy, Retryability, Timeouts};
+use valdrix_shared::outbound::vendor::{Endpoints, Notification};
+use valdrix_shared::outbound::{CallResult, Outbound, Policy, Retryability, Timeouts};
 use wiremock::MockServer;
 
 /// The only way tests reach a local fake: the explicit non-production allowance.
@@ -75,7 +75,7 @@ pub fn notification() -> Notification {
     }
 }
 
-pub fn assert_retryable(d: &Delivery) {
+pub fn assert_retryable(d: &CallResult) {
     assert!(!d.ok, "{d:?}");
     assert!(
         matches!(d.retry, Retryability::Retryable { .. }),
@@ -83,7 +83,7 @@ pub fn assert_retryable(d: &Delivery) {
     );
 }
 
-pub fn assert_permanent(d: &Delivery) {
+pub fn assert_permanent(d: &CallResult) {
     assert!(!d.ok, "{d:?}");
     assert_eq!(d.retry, Retryability::Permanent, "{d:?}");
 }

@@ -8,8 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use super::{Endpoints, Notification, endpoint, settle};
+use crate::outbound::call_result::{CallResult, Retryability, cut, retry_for_status};
 use crate::outbound::client::{Kind, Outbound, Reply};
-use crate::outbound::delivery::{Delivery, Retryability, cut, retry_for_status};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlackTarget {
@@ -32,11 +32,11 @@ pub async fn slack_post_message(
     bot_token: &SecretString,
     target: &SlackTarget,
     notification: &Notification,
-) -> Delivery {
+) -> CallResult {
     let token = bot_token.expose_secret();
     let result = async {
         if !super::plain_token(&target.channel, 80) {
-            return Err(Delivery::bad_config(
+            return Err(CallResult::bad_config(
                 "Slack channel must be a channel id or name",
             ));
         }
@@ -54,7 +54,7 @@ pub async fn slack_auth_test(
     client: &Outbound,
     endpoints: &Endpoints,
     bot_token: &SecretString,
-) -> Delivery {
+) -> CallResult {
     let token = bot_token.expose_secret();
     let result = async {
         let url = endpoint(&endpoints.slack_api, &["auth.test"])?;
@@ -70,7 +70,7 @@ async fn call(
     url: &url::Url,
     token: &str,
     body: Option<Value>,
-) -> Result<Reply, Delivery> {
+) -> Result<Reply, CallResult> {
     client
         .execute(Kind::Slack, Method::POST, url, |rb| {
             let rb = rb
@@ -85,7 +85,7 @@ async fn call(
 }
 
 /// `ok: true` wins; otherwise Slack's error code, retryable when it says so.
-fn judge(reply: &Reply, success: &str, id_field: &str) -> Delivery {
+fn judge(reply: &Reply, success: &str, id_field: &str) -> CallResult {
     let json = reply.json();
     let field = |name: &str| json.as_ref().and_then(|j| j.get(name));
     if reply.is_success() && field("ok") == Some(&Value::Bool(true)) {

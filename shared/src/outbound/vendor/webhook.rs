@@ -9,8 +9,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use super::{Notification, parse_base, plain_token, settle};
+use crate::outbound::call_result::CallResult;
 use crate::outbound::client::{Kind, Outbound};
-use crate::outbound::delivery::Delivery;
 use crate::outbound::webhook_sig::{self, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 
 #[derive(Debug, Clone)]
@@ -26,14 +26,14 @@ pub async fn webhook_deliver(
     client: &Outbound,
     target: &WebhookTarget,
     notification: &Notification,
-) -> Delivery {
+) -> CallResult {
     let bearer = target.bearer_token.as_ref().map(|t| t.expose_secret());
     let secrets = [bearer.unwrap_or(""), target.signing_secret.expose_secret()];
     let result = async {
         if !plain_token(&notification.idempotency_key, 255)
             || !notification.idempotency_key.is_ascii()
         {
-            return Err(Delivery::bad_config(
+            return Err(CallResult::bad_config(
                 "idempotency key must be printable ASCII",
             ));
         }
@@ -48,7 +48,7 @@ pub async fn webhook_deliver(
         let id = notification.idempotency_key.as_str();
         let signature =
             webhook_sig::sign(&target.signing_secret, id, now.timestamp(), body.as_bytes())
-                .map_err(|e| Delivery::bad_config(&e.to_string()))?;
+                .map_err(|e| CallResult::bad_config(&e.to_string()))?;
         let reply = client
             .execute(Kind::Webhook, Method::POST, &url, |rb| {
                 let rb = rb

@@ -6,8 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::{Notification, endpoint, parse_base, plain_token, settle};
+use crate::outbound::call_result::{CallResult, cut, one_line};
 use crate::outbound::client::{Kind, Outbound, Reply};
-use crate::outbound::delivery::{Delivery, cut, one_line};
 
 /// The default base URL.
 pub const GITLAB_COM: &str = "https://gitlab.com";
@@ -27,11 +27,11 @@ pub async fn gitlab_trigger(
     client: &Outbound,
     target: &GitlabTarget,
     notification: &Notification,
-) -> Delivery {
+) -> CallResult {
     let token = target.trigger_token.expose_secret();
     let result = async {
         if !plain_token(&target.project_id, 255) || !plain_token(&target.git_ref, 255) {
-            return Err(Delivery::bad_config(
+            return Err(CallResult::bad_config(
                 "GitLab project id or ref is missing or malformed",
             ));
         }
@@ -73,7 +73,7 @@ fn form_fields(token: &str, git_ref: &str, n: &Notification) -> Vec<(&'static st
 }
 
 /// 201 with the pipeline object; errors carry `message` (string or object) or `error`.
-fn judge(reply: &Reply) -> Delivery {
+fn judge(reply: &Reply) -> CallResult {
     let json = reply.json();
     if reply.is_success() {
         let id = json.as_ref().and_then(|j| j.get("id")).map(|id| match id {

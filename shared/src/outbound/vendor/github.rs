@@ -7,8 +7,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use super::{Endpoints, Notification, endpoint, plain_token, settle};
+use crate::outbound::call_result::{CallResult, cut, one_line};
 use crate::outbound::client::{Kind, Outbound, Reply};
-use crate::outbound::delivery::{Delivery, cut, one_line};
 
 #[derive(Debug, Clone)]
 pub struct GithubTarget {
@@ -28,7 +28,7 @@ pub async fn github_dispatch(
     endpoints: &Endpoints,
     target: &GithubTarget,
     notification: &Notification,
-) -> Delivery {
+) -> CallResult {
     let token = target.token.expose_secret();
     let result = async {
         validate(target)?;
@@ -58,7 +58,7 @@ pub async fn github_dispatch(
 }
 
 /// 204 is the classic answer; 200 with `workflow_run_id` the newer one.
-fn judge(reply: &Reply) -> Delivery {
+fn judge(reply: &Reply) -> CallResult {
     if reply.is_success() {
         let run = reply
             .json()
@@ -91,7 +91,7 @@ fn dispatch_body(git_ref: &str, n: &Notification) -> Value {
 }
 
 /// GitHub's own name rules; anything else would be a different path.
-fn validate(t: &GithubTarget) -> Result<(), Delivery> {
+fn validate(t: &GithubTarget) -> Result<(), CallResult> {
     let word = |s: &str, max: usize, extra: &[char]| {
         !s.is_empty()
             && s.len() <= max
@@ -99,20 +99,22 @@ fn validate(t: &GithubTarget) -> Result<(), Delivery> {
                 .all(|c| c.is_ascii_alphanumeric() || extra.contains(&c))
     };
     if !word(&t.owner, 39, &['-']) {
-        return Err(Delivery::bad_config(
+        return Err(CallResult::bad_config(
             "GitHub owner must be letters, digits or hyphens",
         ));
     }
     if !word(&t.repo, 100, &['-', '_', '.']) || t.repo == "." || t.repo == ".." {
-        return Err(Delivery::bad_config("GitHub repository name is malformed"));
+        return Err(CallResult::bad_config(
+            "GitHub repository name is malformed",
+        ));
     }
     if !word(&t.workflow_id, 255, &['-', '_', '.']) || t.workflow_id.starts_with('.') {
-        return Err(Delivery::bad_config(
+        return Err(CallResult::bad_config(
             "GitHub workflow must be an id or a file name",
         ));
     }
     if !plain_token(&t.git_ref, 255) {
-        return Err(Delivery::bad_config("GitHub ref is missing or malformed"));
+        return Err(CallResult::bad_config("GitHub ref is missing or malformed"));
     }
     Ok(())
 }

@@ -10,8 +10,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
 use super::{Notification, endpoint, parse_base, settle};
+use crate::outbound::call_result::{CallResult, cut, one_line};
 use crate::outbound::client::{Kind, Outbound, Reply};
-use crate::outbound::delivery::{Delivery, cut, one_line};
 
 /// A tenant's Jira settings. `base_url` is tenant-supplied: SSRF-checked per call.
 #[derive(Debug, Clone)]
@@ -28,10 +28,10 @@ pub async fn jira_create_issue(
     client: &Outbound,
     target: &JiraTarget,
     notification: &Notification,
-) -> Delivery {
+) -> CallResult {
     let result = async {
         if !super::plain_token(&target.project_key, 64) {
-            return Err(Delivery::bad_config(
+            return Err(CallResult::bad_config(
                 "Jira project key is missing or malformed",
             ));
         }
@@ -64,7 +64,7 @@ async fn earlier_issue(
     target: &JiraTarget,
     base: &url::Url,
     n: &Notification,
-) -> Option<Delivery> {
+) -> Option<CallResult> {
     let url = endpoint(base, &["rest", "api", "3", "search", "jql"]).ok()?;
     let jql = format!(
         "project = \"{}\" AND labels = \"{}\"",
@@ -104,7 +104,7 @@ fn delivery_label(n: &Notification) -> String {
 }
 
 /// Passive check: `GET /rest/api/3/myself` answers 200 for valid credentials.
-pub async fn jira_myself(client: &Outbound, target: &JiraTarget) -> Delivery {
+pub async fn jira_myself(client: &Outbound, target: &JiraTarget) -> CallResult {
     let result = async {
         let url = endpoint(
             &parse_base(&target.base_url, "Jira base URL")?,
@@ -129,7 +129,7 @@ async fn call(
     method: Method,
     url: &url::Url,
     body: Option<Value>,
-) -> Result<Reply, Delivery> {
+) -> Result<Reply, CallResult> {
     client
         .execute(Kind::Jira, method, url, |rb| {
             let rb = rb

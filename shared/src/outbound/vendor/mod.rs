@@ -1,5 +1,5 @@
 //! One plain async fn per integration. Each takes the client, the target's
-//! settings and a neutral [`Notification`], and returns a [`Delivery`] whose
+//! settings and a neutral [`Notification`], and returns a [`CallResult`] whose
 //! detail has been scrubbed of that target's secrets.
 
 mod github;
@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use url::Url;
 
-use super::delivery::{Delivery, cut};
+use super::call_result::{CallResult, cut};
 
 pub use github::{GithubTarget, github_dispatch};
 pub use gitlab::{GITLAB_COM, GitlabTarget, gitlab_trigger};
@@ -124,23 +124,24 @@ fn shorten_strings(value: &Value, cap: usize) -> Value {
 
 /// `base` with `segments` appended as percent-encoded path segments. Tenant
 /// base URLs must be plain: a query or fragment there is a configuration error.
-pub(crate) fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, Delivery> {
+pub(crate) fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, CallResult> {
     if base.query().is_some() || base.fragment().is_some() {
-        return Err(Delivery::bad_config(
+        return Err(CallResult::bad_config(
             "base URL must not carry a query or fragment",
         ));
     }
     let mut url = base.clone();
     url.path_segments_mut()
-        .map_err(|_| Delivery::bad_config("base URL cannot carry a path"))?
+        .map_err(|_| CallResult::bad_config("base URL cannot carry a path"))?
         .pop_if_empty()
         .extend(segments);
     Ok(url)
 }
 
 /// Parses a tenant-supplied base URL; the client re-checks it on every call.
-pub(crate) fn parse_base(base: &str, what: &str) -> Result<Url, Delivery> {
-    Url::parse(base.trim()).map_err(|_| Delivery::bad_config(&format!("{what} is not a valid URL")))
+pub(crate) fn parse_base(base: &str, what: &str) -> Result<Url, CallResult> {
+    Url::parse(base.trim())
+        .map_err(|_| CallResult::bad_config(&format!("{what} is not a valid URL")))
 }
 
 /// Non-empty, at most `max` characters, no control characters or whitespace.
@@ -151,7 +152,7 @@ pub(crate) fn plain_token(value: &str, max: usize) -> bool {
 }
 
 /// Unwraps the early-return style used by the dispatchers.
-pub(crate) fn settle(result: Result<Delivery, Delivery>, secrets: &[&str]) -> Delivery {
+pub(crate) fn settle(result: Result<CallResult, CallResult>, secrets: &[&str]) -> CallResult {
     result.unwrap_or_else(|d| d).scrubbed(secrets)
 }
 

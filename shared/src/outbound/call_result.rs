@@ -22,7 +22,7 @@ pub enum Retryability {
 /// One call's result. `detail` is a short summary that never holds a secret or
 /// a URL query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
+pub struct CallResult {
     pub ok: bool,
     pub status_code: Option<u16>,
     pub latency_ms: u64,
@@ -32,7 +32,7 @@ pub struct Delivery {
     pub external_id: Option<String>,
 }
 
-impl Delivery {
+impl CallResult {
     pub fn is_retryable(&self) -> bool {
         !self.ok && matches!(self.retry, Retryability::Retryable { .. })
     }
@@ -121,7 +121,7 @@ pub(crate) fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Durat
 }
 
 /// Vendor-supplied text made fit for `detail`: one line, no control characters.
-/// Not cut here: [`Delivery::scrubbed`] cuts after scrubbing, so a cut can never
+/// Not cut here: [`CallResult::scrubbed`] cuts after scrubbing, so a cut can never
 /// leave part of a secret behind.
 pub(crate) fn one_line(text: &str) -> String {
     text.split(|c: char| c.is_control() || c.is_whitespace())
@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn scrub_blanks_every_copy_and_ignores_empty_secrets() {
-        let d = Delivery::bad_config("tok-123 and tok-123").scrubbed(&["", "tok-123"]);
+        let d = CallResult::bad_config("tok-123 and tok-123").scrubbed(&["", "tok-123"]);
         assert_eq!(d.detail, "bad config: [redacted] and [redacted]");
     }
 
@@ -193,7 +193,7 @@ mod tests {
     fn scrub_runs_before_the_cut() {
         let secret = "s3cr3t-token-value";
         let long = format!("{}{secret}", "x".repeat(DETAIL_MAX_CHARS - 5));
-        let d = Delivery::bad_config(&long).scrubbed(&[secret]);
+        let d = CallResult::bad_config(&long).scrubbed(&[secret]);
         assert!(!d.detail.contains("s3cr"), "{}", d.detail);
         assert_eq!(d.detail.chars().count(), DETAIL_MAX_CHARS);
     }
