@@ -8,12 +8,12 @@
 
 use serde_json::Value;
 use valdrix_shared::evidence::passive;
-use valdrix_shared::state::SharedState;
+use valdrix_shared::state::Notifying;
 
 /// The event source of the hook's single-tenant check.
 pub const HOOK_SOURCE: &str = "valdrix.post-deploy-hook";
 
-pub async fn handle(state: &SharedState, event: &Value) -> Value {
+pub async fn handle(state: &Notifying, event: &Value) -> Value {
     let one = (event.get("source").and_then(Value::as_str) == Some(HOOK_SOURCE))
         .then(|| event.pointer("/detail/tenant_id").and_then(Value::as_str))
         .flatten();

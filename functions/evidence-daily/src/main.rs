@@ -1,12 +1,16 @@
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
-use valdrix_shared::{startup, state::AppState, telemetry};
+use valdrix_shared::notify::Integrations;
+use valdrix_shared::startup::Boot;
+use valdrix_shared::state::{Notifying, Sealing};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
-    let config = startup::load_runtime_config(env!("CARGO_PKG_NAME")).await?;
-    let state = AppState::init(config).await?;
+    let boot = Boot::start(env!("CARGO_PKG_NAME")).await?;
+    let state = Notifying::new(
+        Sealing::new(boot.core().await?),
+        Integrations::from_config(boot.config()),
+    );
     let state = &state;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<Value, Error>(evidence_daily::handle(state, &event.payload).await)

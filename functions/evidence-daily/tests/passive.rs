@@ -47,7 +47,7 @@ async fn passive_run_checks_every_tenant_without_sending_anything_visible() {
 
     valdrix_shared::metrics::capture();
     let schedule = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
-    let report = evidence_daily::handle(&w.state, &schedule).await;
+    let report = evidence_daily::handle(&w.state.notifying(), &schedule).await;
     assert_eq!(report["tenants"], 2, "{report}");
     assert_eq!(report["tenants_failed"], json!([broken]));
     assert_eq!(report["checks_passed"], 3, "{report}");
@@ -108,7 +108,7 @@ async fn the_hooks_event_runs_one_tenant_through_the_same_path() {
         .await;
     valdrix_shared::metrics::capture();
     let probe = json!({"source": evidence_daily::HOOK_SOURCE, "detail": {"tenant_id": w.tenant}});
-    let report = evidence_daily::handle(&w.state, &probe).await;
+    let report = evidence_daily::handle(&w.state.notifying(), &probe).await;
     assert_eq!(report["tenants"], 1, "{report}");
     assert_eq!(report["tenants_failed"], json!([]), "{report}");
     assert_eq!(report["checks_failed"], 1, "Slack answers 500: {report}");
@@ -123,7 +123,7 @@ async fn the_hooks_event_runs_one_tenant_through_the_same_path() {
     // A tenant that does not exist fails alone, as in the daily run.
     let missing =
         json!({"source": evidence_daily::HOOK_SOURCE, "detail": {"tenant_id": "no-such-tenant"}});
-    let report = evidence_daily::handle(&w.state, &missing).await;
+    let report = evidence_daily::handle(&w.state.notifying(), &missing).await;
     assert_eq!(
         report["tenants_failed"],
         json!(["no-such-tenant"]),

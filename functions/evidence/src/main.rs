@@ -1,14 +1,17 @@
 use lambda_http::{Error, run};
-use valdrix_shared::{startup, state::AppState, telemetry};
+use valdrix_shared::notify::Integrations;
+use valdrix_shared::startup::Boot;
+use valdrix_shared::state::{Notifying, Sealing};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
-    let config = startup::load_runtime_config(env!("CARGO_PKG_NAME")).await?;
-    let state = AppState::init(config).await?;
+    let boot = Boot::start(env!("CARGO_PKG_NAME")).await?;
+    let sealing = Sealing::new(boot.core().await?);
+    let state = Notifying::new(sealing, Integrations::from_config(boot.config()));
+    let config = state.core.config.clone();
     run(valdrix_shared::http::layers(
-        evidence::router(state.clone()),
-        &state.config,
+        evidence::router(state),
+        &config,
     ))
     .await
 }

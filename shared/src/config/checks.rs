@@ -228,6 +228,39 @@ pub fn positive_hours(raw: &str) -> Result<i64, Rule> {
     }
 }
 
+/// An S3 bucket name: 3-63 of lowercase letters, digits, `.` and `-`,
+/// starting and ending with a letter or digit.
+pub fn bucket_name(raw: &str) -> Result<String, Rule> {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let valid = (3..=63).contains(&raw.len())
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && edge(raw.chars().next())
+        && edge(raw.chars().last());
+    if valid {
+        Ok(raw.to_owned())
+    } else {
+        Err("must be an S3 bucket name (3-63 lowercase letters, digits, '.' or '-')".into())
+    }
+}
+
+/// An SQS queue URL: https, or http outside staging and production (an emulator).
+pub fn queue_url(raw: &str, strict: bool) -> Result<url::Url, Rule> {
+    let url = url::Url::parse(raw).map_err(|_| Rule::from("must be an SQS queue URL"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if !strict => {}
+        _ => return Err("must be an https SQS queue URL".into()),
+    }
+    if url.host_str().is_none() || url.path().trim_matches('/').is_empty() {
+        return Err(
+            "must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)".into(),
+        );
+    }
+    Ok(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -164,6 +164,10 @@ pub fn validate(vars: &VarSet, now: DateTime<Utc>) -> Result<RuntimeConfig, Vec<
         );
     }
 
+    let pack_bucket = c.parse(VALDRIX_PACK_BUCKET, checks::bucket_name);
+    let dead_letter_queue_url = c.parse(VALDRIX_DEAD_LETTER_QUEUE_URL, |raw| {
+        checks::queue_url(raw, strict)
+    });
     let slack_api_url = vendor_api(&mut c, VALDRIX_SLACK_API_URL, strict);
     let github_api_url = vendor_api(&mut c, VALDRIX_GITHUB_API_URL, strict);
 
@@ -205,6 +209,8 @@ pub fn validate(vars: &VarSet, now: DateTime<Utc>) -> Result<RuntimeConfig, Vec<
             allow_private_outbound,
             slack_api_url,
             github_api_url,
+            pack_bucket,
+            dead_letter_queue_url,
         }),
         _ => Err(c.violations),
     }
