@@ -104,6 +104,22 @@ impl Boot {
         Ok(Core::new(self.config.clone(), Arc::new(store)))
     }
 
+    /// [`Boot::core`] and the keys of tenant secrets.
+    #[cfg(feature = "dynamodb")]
+    pub async fn sealing(&self) -> Result<crate::state::Sealing, StartupError> {
+        Ok(crate::state::Sealing::new(self.core().await?))
+    }
+
+    /// [`Boot::sealing`] and the outbound client, from the contract.
+    #[cfg(all(feature = "dynamodb", feature = "outbound"))]
+    pub async fn notifying(&self) -> Result<crate::state::Notifying, StartupError> {
+        let integrations = crate::notify::Integrations::from_config(&self.config);
+        Ok(crate::state::Notifying::new(
+            self.sealing().await?,
+            integrations,
+        ))
+    }
+
     /// Where compliance packs go: `VALDRIX_PACK_BUCKET` on S3.
     #[cfg(feature = "s3")]
     pub async fn pack_store(&self) -> Result<crate::objects::DynObjectStore, StartupError> {
@@ -137,7 +153,7 @@ pub const INIT_ERROR_TYPE: &str = "Runtime.ContractViolation";
 /// records the reason instead of a bare exit. The message names variables and
 /// rules, never a value. Best effort: the process exits either way.
 pub async fn report_init_error(error: &StartupError) {
-    if let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") {
+    if let Some(api) = config::process::runtime_api() {
         report_init_error_to(&api, error).await;
     }
 }

@@ -1,16 +1,11 @@
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
-use valdrix_shared::notify::Integrations;
 use valdrix_shared::startup::Boot;
-use valdrix_shared::state::{Notifying, Sealing};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let boot = Boot::start(env!("CARGO_PKG_NAME")).await?;
-    let state = Notifying::new(
-        Sealing::new(boot.core().await?),
-        Integrations::from_config(boot.config()),
-    );
+    let state = boot.notifying().await?;
     let state = &state;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<Value, Error>(evidence_daily::handle(state, &event.payload).await)

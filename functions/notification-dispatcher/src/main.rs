@@ -1,11 +1,9 @@
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use notification_dispatcher::{SqsDeadLetters, Trigger};
 use valdrix_shared::config::vars::VALDRIX_DEAD_LETTER_QUEUE_URL;
-use valdrix_shared::notify::Integrations;
 use valdrix_shared::policy::dispatch::Dispatcher;
 use valdrix_shared::policy::send::NotifySender;
 use valdrix_shared::startup::Boot;
-use valdrix_shared::state::{Notifying, Sealing};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -17,10 +15,7 @@ async fn main() -> Result<(), Error> {
             .await
             .into());
     };
-    let state = Notifying::new(
-        Sealing::new(boot.core().await?),
-        Integrations::from_config(boot.config()),
-    );
+    let state = boot.notifying().await?;
     let dead = SqsDeadLetters {
         client: aws_sdk_sqs::Client::new(boot.aws().await),
         queue_url: queue_url.to_string(),

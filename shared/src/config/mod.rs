@@ -2,6 +2,7 @@
 //! [`RuntimeConfig`], validated all at once (see `docs/production_env_checklist.md`).
 
 mod checks;
+pub mod process;
 mod rules;
 pub mod source;
 pub mod vars;
