@@ -168,14 +168,15 @@ async fn main() {
     let delay = Duration::from_millis(common::env_or("BENCH_TARGET_DELAY_MS", 300));
     let work = common::temp_dir("bench-fanout");
     let store = common::sqlite_store(work.path()).await;
-    let mut world = FakeWorld::new(store, Duration::from_secs(10)).await;
+    let world = FakeWorld::new(store, Duration::from_secs(10)).await;
     let arrivals = slow_receivers(&world, delay).await;
-    // Path 1: the in-process dispatch `valdrix serve` runs after the 202.
-    Arc::get_mut(&mut world.state)
-        .expect("the world holds the only state")
-        .inline_dispatch = true;
+    // Path 1: the in-process dispatch `valdrix serve` adds after the 202.
     let state = world.state.clone();
-    let app = valdrix_shared::http::layers(policy_events::router(state.clone()), &state.config);
+    let app = valdrix_shared::http::layers(policy_events::router(state.clone()), &state.config)
+        .layer(axum::middleware::from_fn_with_state(
+            state.notifying(),
+            valdrix_shared::policy::inline::after_accept,
+        ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -207,7 +208,7 @@ async fn main() {
     }
 
     // Path 2: the notification-dispatcher handler on the stream batch.
-    let sender = NotifySender(state.clone());
+    let sender = NotifySender(state.notifying());
     let dead = StoreDeadLetters(state.store.clone());
     let dispatcher = Dispatcher {
         store: state.store.as_ref(),
@@ -231,7 +232,8 @@ async fn main() {
             .deliveries
             .iter()
             .map(|(d, _)| {
-                json!({"eventName": "INSERT", "eventSource": "aws:dynamodb", "dynamodb": {"NewImage": {
+                json!({"eventID": "1", "eventName": "INSERT", "awsRegion": "us-east-1",
+                    "eventSource": "aws:dynamodb", "dynamodb": {"SizeBytes": 100, "NewImage": {
                     "pk": {"S": policy::event_pk(&id)},
                     "sk": {"S": policy::delivery_sk(d.channel)},
                     "status": {"S": "pending"},
@@ -239,7 +241,8 @@ async fn main() {
             })
             .collect();
         assert_eq!(records.len(), 5);
-        let answer = notification_dispatcher::handle(&dispatcher, &json!({ "Records": records }))
+        let trigger = serde_json::from_value(json!({ "Records": records })).unwrap();
+        let answer = notification_dispatcher::handle(&dispatcher, &trigger)
             .await
             .unwrap();
         let handled = Instant::now();

@@ -1,6 +1,7 @@
 //! `valdrix`: the operator CLI. Each subcommand lives in its own module; this
 //! file only parses arguments and maps outcomes to exit codes.
 
+mod demo;
 mod dev_env;
 mod http_front;
 mod ingest_costs;
@@ -60,6 +61,8 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Before any HTTP client (smoke, the local stack, the sandbox).
+    valdrix_shared::tls::install_provider();
     let cli = Cli::parse();
     match cli.command {
         Command::ValidateRuntimeEnv(args) => validate_env::run(args).await,

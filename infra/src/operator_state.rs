@@ -3,6 +3,7 @@
 
 use valdrix_shared::config::{self, VarSet};
 use valdrix_shared::state::{AppState, SharedState};
+use valdrix_shared::store;
 
 /// Fails with every contract violation listed, like a cold start would.
 pub async fn from_env() -> Result<SharedState, String> {
@@ -12,7 +13,7 @@ pub async fn from_env() -> Result<SharedState, String> {
             let lines: Vec<String> = violations.iter().map(ToString::to_string).collect();
             format!("the runtime contract is broken:\n{}", lines.join("\n"))
         })?;
-    AppState::init(config.into())
-        .await
-        .map_err(|e| e.to_string())
+    let url = config.store.clone().ok_or("DATABASE_URL is not set")?;
+    let store = store::open(&url).await.map_err(|e| e.to_string())?;
+    Ok(AppState::new(config.into(), store))
 }

@@ -1,6 +1,6 @@
 //! `valdrix serve --sandbox`: fake Slack, Jira, GitHub, GitLab and webhook
-//! receivers on loopback, and the demo tenant's notification settings pointed
-//! at them, so every test call works on a laptop with no vendor account.
+//! receivers on loopback (`crate::demo` points the demo tenant at them), so
+//! every test call works on a laptop with no vendor account.
 //!
 //! Each receiver answers like its vendor's happy path, keeps the last
 //! [`KEEP`] requests it received (credentials masked) for
@@ -17,19 +17,12 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use url::Url;
-use valdrix_shared::audit::Actor;
-use valdrix_shared::outbound::ssrf::Policy;
 use valdrix_shared::outbound::vendor::Endpoints;
 use valdrix_shared::outbound::webhook_sig;
-use valdrix_shared::settings::{self, SecretField, SettingsUpdate};
-use valdrix_shared::state::SharedState;
-use valdrix_shared::tenancy::{self, ChangeContext};
-
-use crate::serve::DEMO_TENANT;
 
 /// Requests kept per sandbox (all receivers together), oldest dropped first.
 pub const KEEP: usize = 200;
@@ -40,10 +33,10 @@ const RECEIVERS: [&str; 5] = ["slack", "jira", "github", "gitlab", "webhook"];
 const SEEN_IDS: usize = 1000;
 
 /// Fake tenant credentials the demo settings hold; they only ever reach the sandbox.
-const JIRA_TOKEN: &str = "sandbox-jira-api-token";
-const GITHUB_TOKEN: &str = "ghp_sandbox_github_token";
-const GITLAB_TOKEN: &str = "glptt-sandbox-trigger-token";
-const WEBHOOK_BEARER: &str = "sandbox-webhook-bearer-token";
+pub(crate) const JIRA_TOKEN: &str = "sandbox-jira-api-token";
+pub(crate) const GITHUB_TOKEN: &str = "ghp_sandbox_github_token";
+pub(crate) const GITLAB_TOKEN: &str = "glptt-sandbox-trigger-token";
+pub(crate) const WEBHOOK_BEARER: &str = "sandbox-webhook-bearer-token";
 
 /// A fake `SLACK_BOT_TOKEN` for this run; Slack calls go to the sandbox only.
 pub fn fake_bot_token() -> String {
@@ -567,95 +560,11 @@ impl Sandbox {
         ]
     }
 
-    fn learn_signing_secret(&self, secret: SecretString) {
+    pub(crate) fn learn_signing_secret(&self, secret: SecretString) {
         *self
             .shared
             .signing_secret
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Some(secret);
     }
-}
-
-/// Points the demo tenant's notification settings at the receivers, through
-/// the same apply-and-save path (and audit) a PUT takes. Saves only when
-/// something changed, so restarts on other ports update and idle restarts don't.
-pub async fn configure_demo(state: &SharedState, sandbox: &Sandbox) -> Result<(), String> {
-    let store = state.store.as_ref();
-    let tier = tenancy::get_tenant(store, DEMO_TENANT)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("the demo tenant does not exist")?
-        .tier;
-    let (current, version) = settings::load(store, DEMO_TENANT)
-        .await
-        .map_err(|e| e.to_string())?;
-    let set = |v: &str| Some(Some(v.to_owned()));
-    let mut update = SettingsUpdate {
-        slack_enabled: Some(true),
-        slack_channel_override: set(SLACK_CHANNEL),
-        jira_enabled: Some(true),
-        jira_base_url: set(sandbox.jira_url.as_str().trim_end_matches('/')),
-        jira_email: set("demo-owner@demo.valdrix.local"),
-        jira_project_key: set("SBX"),
-        jira_issue_type: Some("Task".into()),
-        workflow_github_enabled: Some(true),
-        workflow_github_owner: set("valdrix-demo"),
-        workflow_github_repo: set("sandbox"),
-        workflow_github_workflow_id: set("valdrix.yml"),
-        workflow_github_ref: Some("main".into()),
-        workflow_gitlab_enabled: Some(true),
-        workflow_gitlab_base_url: Some(sandbox.gitlab_url.as_str().trim_end_matches('/').into()),
-        workflow_gitlab_project_id: set("valdrix-demo/sandbox"),
-        workflow_gitlab_ref: Some("main".into()),
-        workflow_webhook_enabled: Some(true),
-        workflow_webhook_url: set(sandbox.webhook_url.as_str()),
-        ..SettingsUpdate::default()
-    };
-    let secret = |field: SecretField, value: &str| {
-        (!current.has(field)).then(|| SecretString::from(value.to_owned()))
-    };
-    update.jira_api_token = secret(SecretField::JiraApiToken, JIRA_TOKEN);
-    update.workflow_github_token = secret(SecretField::GithubToken, GITHUB_TOKEN);
-    update.workflow_gitlab_trigger_token = secret(SecretField::GitlabTriggerToken, GITLAB_TOKEN);
-    update.workflow_webhook_bearer_token = secret(SecretField::WebhookBearerToken, WEBHOOK_BEARER);
-
-    let applied = settings::apply(
-        &current,
-        update,
-        tier,
-        DEMO_TENANT,
-        &state.keys,
-        Policy::from_config(&state.config),
-    )
-    .map_err(|r| format!("the sandbox settings were refused: {r:?}"))?;
-    let signing = match &applied.new_signing_secret {
-        Some(s) => Some(s.clone()),
-        None => current
-            .secret(&state.keys, DEMO_TENANT, SecretField::WebhookSigningSecret)
-            .map_err(|e| format!("the demo webhook signing secret cannot be opened: {e}"))?,
-    };
-    if !applied.changed.is_empty() {
-        let ctx = ChangeContext {
-            actor: Actor::System,
-            request_id: None,
-        };
-        match settings::save(&state.audit, DEMO_TENANT, &applied, version, &ctx)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            settings::Saved::Ok { .. } => {}
-            settings::Saved::Stale => {
-                return Err("the demo settings changed meanwhile; restart".into());
-            }
-        }
-    }
-    if let Some(secret) = signing {
-        debug_assert!(
-            secret
-                .expose_secret()
-                .starts_with(webhook_sig::SECRET_PREFIX)
-        );
-        sandbox.learn_signing_secret(secret);
-    }
-    Ok(())
 }

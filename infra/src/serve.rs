@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use secrecy::ExposeSecret;
-use valdrix_shared::audit::Actor;
 use valdrix_shared::audit::checkpoint::{self, local::LocalSigner};
 use valdrix_shared::config::vars::{
     ADMIN_API_KEY, SLACK_BOT_TOKEN, VALDRIX_ALLOW_PRIVATE_OUTBOUND,
@@ -14,10 +13,10 @@ use valdrix_shared::config::vars::{
 use valdrix_shared::config::{self, RuntimeConfig};
 use valdrix_shared::notify::Integrations;
 use valdrix_shared::outbound::Timeouts;
-use valdrix_shared::state::{AppState, SharedState};
+use valdrix_shared::state::AppState;
 use valdrix_shared::store;
-use valdrix_shared::tenancy::{self, ChangeContext, Role, TenancyError, Tier};
 
+use crate::demo::{self, DEMO_TENANT, DEMO_USERS};
 use crate::sandbox::{self, Sandbox};
 use crate::{migrate, routes};
 
@@ -33,13 +32,6 @@ pub struct Args {
     #[arg(long)]
     sandbox: bool,
 }
-
-pub const DEMO_TENANT: &str = "demo";
-pub const DEMO_USERS: [(&str, Role); 3] = [
-    ("demo-owner", Role::Owner),
-    ("demo-admin", Role::Admin),
-    ("demo-member", Role::Member),
-];
 
 /// The signing key of the audit checkpoints, in the data dir.
 pub const AUDIT_KEY_FILE: &str = "audit-signing-key.p8";
@@ -82,31 +74,26 @@ async fn serve(args: Args) -> Result<(), String> {
         Some(sandbox) => Integrations::with(&config, sandbox.endpoints(), Timeouts::default()),
         None => Integrations::from_config(&config),
     };
-    let mut state = AppState::with_integrations(config.into(), store, integrations);
+    // Compliance packs go to a local directory, served by signed URLs.
+    let packs = compliance_export::local_object_store(args.data_dir.join("packs"), &config);
+    let mut state = AppState::with(config.into(), store, integrations, Some(packs));
+    // The audit checkpoints' key: a 0600 file in the data dir, never printed.
+    let signer: checkpoint::DynSigner = std::sync::Arc::new(
+        LocalSigner::open_or_create(&args.data_dir.join(AUDIT_KEY_FILE))
+            .map_err(|e| e.to_string())?,
+    );
+    std::sync::Arc::get_mut(&mut state)
+        .expect("a freshly built state has no other owner")
+        .audit_signer = Some(signer.clone());
+    tokio::spawn(checkpoint::sweep_forever(
+        state.audit.clone(),
+        signer,
+        std::time::Duration::from_secs(2),
+    ));
     // The dispatcher runs in-process here: no stream, so accepted policy
     // deliveries are sent at once and the due index is swept every 2 s.
-    if let Some(s) = std::sync::Arc::get_mut(&mut state) {
-        s.inline_dispatch = true;
-        // Compliance packs go to a local directory, served by signed URLs.
-        s.objects = Some(compliance_export::local_object_store(
-            args.data_dir.join("packs"),
-            &s.config,
-        ));
-        // The audit checkpoints' key: a 0600 file in the data dir, never printed.
-        s.audit_signer = Some(std::sync::Arc::new(
-            LocalSigner::open_or_create(&args.data_dir.join(AUDIT_KEY_FILE))
-                .map_err(|e| e.to_string())?,
-        ));
-    }
-    if let Some(signer) = state.audit_signer.clone() {
-        tokio::spawn(checkpoint::sweep_forever(
-            state.audit.clone(),
-            signer,
-            std::time::Duration::from_secs(2),
-        ));
-    }
-    tokio::spawn(valdrix_shared::policy::send::sweep_forever(
-        state.clone(),
+    tokio::spawn(valdrix_shared::policy::inline::sweep_forever(
+        state.notifying(),
         std::time::Duration::from_secs(2),
     ));
     for line in migrate::run(&state.store, &url, &state.audit)
@@ -115,11 +102,11 @@ async fn serve(args: Args) -> Result<(), String> {
     {
         eprintln!("{line}");
     }
-    seed_demo(&state)
+    demo::seed(&state)
         .await
         .map_err(|e| format!("cannot create the demo tenant: {e}"))?;
     if let Some(sandbox) = &sandbox {
-        sandbox::configure_demo(&state, sandbox)
+        demo::point_at_sandbox(&state, sandbox)
             .await
             .map_err(|e| format!("cannot configure the sandbox: {e}"))?;
     }
@@ -134,7 +121,10 @@ async fn serve(args: Args) -> Result<(), String> {
         sandbox.as_ref(),
         admin_key_generated,
     );
-    let mut app = routes::app(state);
+    let mut app = routes::app(state.clone()).layer(axum::middleware::from_fn_with_state(
+        state.notifying(),
+        valdrix_shared::policy::inline::after_accept,
+    ));
     if let Some(sandbox) = &sandbox {
         app = app.merge(sandbox.router());
     }
@@ -143,32 +133,6 @@ async fn serve(args: Args) -> Result<(), String> {
     })
     .await
     .map_err(|e| format!("server error: {e}"))
-}
-
-/// The demo tenant (pro) and one user per role; safe to run at every start.
-pub async fn seed_demo(state: &SharedState) -> Result<(), TenancyError> {
-    let ctx = ChangeContext {
-        actor: Actor::System,
-        request_id: None,
-    };
-    let store = state.store.as_ref();
-    if tenancy::get_tenant(store, DEMO_TENANT).await?.is_none() {
-        tenancy::create_tenant(
-            &state.audit,
-            Some(DEMO_TENANT.into()),
-            "Demo Co",
-            Tier::Pro,
-            &ctx,
-        )
-        .await?;
-    }
-    for (user, role) in DEMO_USERS {
-        if tenancy::get_membership(store, user).await?.is_none() {
-            let email = format!("{user}@demo.valdrix.local");
-            tenancy::put_member(store, &state.audit, DEMO_TENANT, user, role, &email, &ctx).await?;
-        }
-    }
-    Ok(())
 }
 
 /// The banner's last line: everything above it is printed once serve is ready.

@@ -53,9 +53,11 @@ impl Key {
 }
 
 /// The current key and every retired one that may still open old values.
+/// Cloning shares the derived keys.
+#[derive(Clone)]
 pub struct SecretBox {
-    current: Key,
-    fallbacks: Vec<Key>,
+    current: std::sync::Arc<Key>,
+    fallbacks: std::sync::Arc<[Key]>,
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -77,7 +79,7 @@ impl SecretBox {
     pub fn from_config(config: &RuntimeConfig) -> Self {
         let salt = config.kdf_salt.expose_secret();
         Self {
-            current: Key::derive(config.encryption_key.expose_secret(), salt),
+            current: Key::derive(config.encryption_key.expose_secret(), salt).into(),
             fallbacks: config
                 .encryption_key_fallbacks
                 .iter()
@@ -131,8 +133,8 @@ impl SecretBox {
         if blob.len() < NONCE_LEN + 16 {
             return Err(CryptoError::Malformed);
         }
-        let key = std::iter::once(&self.current)
-            .chain(&self.fallbacks)
+        let key = std::iter::once(self.current.as_ref())
+            .chain(self.fallbacks.iter())
             .find(|k| k.id == kid)
             .ok_or_else(|| CryptoError::UnknownKey(kid.to_owned()))?;
         let (nonce, sealed) = blob.split_at(NONCE_LEN);
@@ -166,7 +168,7 @@ mod tests {
     fn boxed(key: &str, fallbacks: &[&str]) -> SecretBox {
         let salt = [9u8; 32];
         SecretBox {
-            current: Key::derive(key, &salt),
+            current: Key::derive(key, &salt).into(),
             fallbacks: fallbacks.iter().map(|k| Key::derive(k, &salt)).collect(),
         }
     }

@@ -39,10 +39,8 @@ pub type Sample<'a> = (&'a str, f64, Unit);
 
 /// The EMF document for `metrics` of `service`, with `properties`.
 pub fn document(service: &str, metrics: &[Sample<'_>], properties: Map<String, Value>) -> Value {
-    let namespace = std::env::var(NAMESPACE_VAR)
-        .ok()
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+    let namespace =
+        crate::config::process::metrics_namespace().unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
     let mut doc = properties;
     doc.insert(
         "_aws".into(),

@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
+use crate::aws::Aws;
 use crate::config::{self, RuntimeConfig, VarSet, Violation};
+#[cfg(feature = "dynamodb")]
+use crate::state::Core;
 
 #[derive(thiserror::Error)]
 #[error("runtime contract violated ({} violation(s)): {}", .0.len(), summary(.0))]
@@ -25,29 +28,138 @@ fn summary(violations: &[Violation]) -> String {
         .join(", ")
 }
 
-/// Load the contract from the process env (and the runtime secret), validate it,
-/// and log each violation as its own structured line before failing.
-pub async fn load_runtime_config(function: &str) -> Result<Arc<RuntimeConfig>, StartupError> {
-    match config::load(VarSet::from_process_env(), None, chrono::Utc::now()).await {
-        Ok(cfg) => {
-            tracing::info!(
-                function,
-                environment = %cfg.environment,
-                "runtime contract validated"
-            );
-            // The waiver's deadline, as a metric and (inside 48 h) a warning.
-            crate::waiver::watch(&cfg, chrono::Utc::now());
-            Ok(Arc::new(cfg))
-        }
-        Err(violations) => {
-            for v in &violations {
-                tracing::error!(function, variable = %v.variable, rule = %v.rule, "runtime contract violation");
+/// A function's cold start: its logging, the AWS configuration (loaded once,
+/// for the runtime secret and every client after it), the runtime contract,
+/// then only the capabilities the function asks for. A broken contract, or a
+/// capability the contract leaves without what it needs, ends the start:
+/// every violation logged and reported to the Runtime API's init route.
+pub struct Boot {
+    function: &'static str,
+    config: Arc<RuntimeConfig>,
+    aws: Aws,
+}
+
+impl Boot {
+    pub async fn start(function: &'static str) -> Result<Self, StartupError> {
+        crate::telemetry::init();
+        let aws = Aws::default();
+        let now = chrono::Utc::now();
+        match config::load_with(VarSet::from_process_env(), None, now, &aws).await {
+            Ok(cfg) => {
+                tracing::info!(
+                    function,
+                    environment = %cfg.environment,
+                    "runtime contract validated"
+                );
+                // The waiver's deadline, as a metric and (inside 48 h) a warning.
+                crate::waiver::watch(&cfg, now);
+                Ok(Self {
+                    function,
+                    config: Arc::new(cfg),
+                    aws,
+                })
             }
-            let error = StartupError(violations);
-            report_init_error(&error).await;
-            Err(error)
+            Err(violations) => Err(fail(function, violations).await),
         }
     }
+
+    pub fn config(&self) -> &Arc<RuntimeConfig> {
+        &self.config
+    }
+
+    /// The one AWS configuration, for the clients a function builds itself.
+    pub async fn aws(&self) -> &aws_config::SdkConfig {
+        self.aws.config().await
+    }
+
+    /// A violation found after the contract passed (a capability's setting).
+    pub async fn refuse(&self, variable: &str, rule: &str) -> StartupError {
+        fail(self.function, vec![Violation::new(variable, rule)]).await
+    }
+
+    /// The contract, the DynamoDB store it names and the audit log.
+    #[cfg(feature = "dynamodb")]
+    pub async fn core(&self) -> Result<Core, StartupError> {
+        use crate::config::StoreUrl;
+        let table = match &self.config.store {
+            Some(StoreUrl::DynamoDb { table, .. }) => table.clone(),
+            Some(_) => {
+                return Err(self
+                    .refuse(
+                        config::vars::DATABASE_URL,
+                        "must be a dynamodb:// store: this function is built with the DynamoDB backend only",
+                    )
+                    .await);
+            }
+            None => {
+                return Err(self
+                    .refuse(
+                        config::vars::DATABASE_URL,
+                        "must be set: this function reads the tenant store",
+                    )
+                    .await);
+            }
+        };
+        let store = crate::store::DynamoStore::from_sdk_config(self.aws().await, table);
+        Ok(Core::new(self.config.clone(), Arc::new(store)))
+    }
+
+    /// [`Boot::core`] and the keys of tenant secrets.
+    #[cfg(feature = "dynamodb")]
+    pub async fn sealing(&self) -> Result<crate::state::Sealing, StartupError> {
+        Ok(crate::state::Sealing::new(self.core().await?))
+    }
+
+    /// [`Boot::sealing`] and the outbound client, from the contract.
+    #[cfg(all(feature = "dynamodb", feature = "outbound"))]
+    pub async fn notifying(&self) -> Result<crate::state::Notifying, StartupError> {
+        let integrations = crate::notify::Integrations::from_config(&self.config);
+        Ok(crate::state::Notifying::new(
+            self.sealing().await?,
+            integrations,
+        ))
+    }
+
+    /// Where compliance packs go: `VALDRIX_PACK_BUCKET` on S3.
+    #[cfg(feature = "s3")]
+    pub async fn pack_store(&self) -> Result<crate::objects::DynObjectStore, StartupError> {
+        let Some(bucket) = self.config.pack_bucket.clone() else {
+            return Err(self
+                .refuse(
+                    config::vars::VALDRIX_PACK_BUCKET,
+                    "must be set: this function writes compliance packs",
+                )
+                .await);
+        };
+        let client = aws_sdk_s3::Client::new(self.aws().await);
+        Ok(Arc::new(crate::objects::S3ObjectStore::new(client, bucket)))
+    }
+
+    /// The audit checkpoints' signer: `VALDRIX_AUDIT_SIGNING_KEY` on KMS.
+    #[cfg(feature = "kms")]
+    pub async fn audit_signer(&self) -> Result<crate::audit::checkpoint::DynSigner, StartupError> {
+        let Some(key) = self.config.audit_signing_key.clone() else {
+            return Err(self
+                .refuse(
+                    config::vars::VALDRIX_AUDIT_SIGNING_KEY,
+                    "must be set: this function signs audit checkpoints",
+                )
+                .await);
+        };
+        let client = aws_sdk_kms::Client::new(self.aws().await);
+        Ok(Arc::new(crate::audit::checkpoint::kms::KmsSigner::new(
+            client, key,
+        )))
+    }
+}
+
+async fn fail(function: &str, violations: Vec<Violation>) -> StartupError {
+    for v in &violations {
+        tracing::error!(function, variable = %v.variable, rule = %v.rule, "runtime contract violation");
+    }
+    let error = StartupError(violations);
+    report_init_error(&error).await;
+    error
 }
 
 /// The error type Lambda records for an init this contract refused.
@@ -58,33 +170,35 @@ pub const INIT_ERROR_TYPE: &str = "Runtime.ContractViolation";
 /// records the reason instead of a bare exit. The message names variables and
 /// rules, never a value. Best effort: the process exits either way.
 pub async fn report_init_error(error: &StartupError) {
-    if let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") {
+    if let Some(api) = config::process::runtime_api() {
         report_init_error_to(&api, error).await;
     }
 }
 
 async fn report_init_error_to(api: &str, error: &StartupError) {
-    let url = format!("http://{api}/2018-06-01/runtime/init/error");
     let body = serde_json::json!({
         "errorType": INIT_ERROR_TYPE,
         "errorMessage": error.to_string(),
         "stackTrace": [],
     });
-    let sent = match reqwest::Client::builder()
-        .no_proxy()
-        .timeout(std::time::Duration::from_secs(2))
-        .build()
-    {
-        Ok(client) => client
-            .post(&url)
+    // The runtime's own client for its own API (no TLS, no proxy).
+    let sent = async {
+        let uri: http::Uri = format!("http://{api}").parse()?;
+        let client = lambda_runtime_api_client::PooledClient::builder()
+            .with_endpoint(uri)
+            .build();
+        let request = http::Request::post("/2018-06-01/runtime/init/error")
             .header("Lambda-Runtime-Function-Error-Type", INIT_ERROR_TYPE)
-            .json(&body)
-            .send()
+            .header("content-type", "application/json")
+            .body(lambda_runtime_api_client::body::Body::from(
+                body.to_string(),
+            ))?;
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(2), client.call(request))
             .await
-            .map(|r| r.status()),
-        Err(e) => Err(e),
+            .map_err(|_| "timed out")??;
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(answer.status())
     };
-    if let Err(e) = sent {
+    if let Err(e) = sent.await {
         tracing::error!(error = %e, "the init error could not be reported to the Runtime API");
     }
 }

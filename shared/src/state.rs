@@ -1,75 +1,284 @@
-//! `AppState`: built once per cold start, shared by every invocation.
+//! What requests share, built once per cold start and never changed after:
+//! [`Core`] (the contract, the store, the audit log), which every function
+//! has, and the capabilities only some use, each in the state of the
+//! functions that do: [`Sealing`] (the keys of tenant secrets), [`Notifying`]
+//! (and the outbound client), [`Exporting`] (the object store). A router
+//! names what it needs as `FromRef` bounds; `valdrix serve` and the tests
+//! hand every router the [`AppState`] that holds them all.
 
 use std::sync::Arc;
 
 use crate::audit::checkpoint::DynSigner;
 use crate::audit::{AuditLog, Redactor};
-use crate::config::{RuntimeConfig, StoreUrl};
+use crate::config::RuntimeConfig;
 use crate::crypto::SecretBox;
-use crate::notify::Integrations;
-use crate::objects::DynObjectStore;
-use crate::store::{self, DynStore, StoreError};
+use crate::store::DynStore;
 
+/// The contract, the tenant store and the audit log over it.
+#[derive(Clone)]
+pub struct Core {
+    pub config: Arc<RuntimeConfig>,
+    pub store: DynStore,
+    pub audit: AuditLog,
+}
+
+impl Core {
+    /// The audit log redacts the contract's secret values from every record.
+    pub fn new(config: Arc<RuntimeConfig>, store: DynStore) -> Self {
+        let audit = AuditLog::new(store.clone(), Redactor::new(config.secret_values()));
+        Self {
+            config,
+            store,
+            audit,
+        }
+    }
+}
+
+/// [`Core`] and the keys that seal and open tenant secrets.
+#[derive(Clone)]
+pub struct Sealing {
+    pub core: Core,
+    pub keys: SecretBox,
+}
+
+impl Sealing {
+    pub fn new(core: Core) -> Self {
+        let keys = SecretBox::from_config(&core.config);
+        Self { core, keys }
+    }
+}
+
+/// [`Sealing`] and the outbound client: whoever calls the integrations.
+#[cfg(feature = "outbound")]
+#[derive(Clone)]
+pub struct Notifying {
+    pub core: Core,
+    pub keys: SecretBox,
+    pub integrations: crate::notify::Integrations,
+}
+
+#[cfg(feature = "outbound")]
+impl Notifying {
+    pub fn new(sealing: Sealing, integrations: crate::notify::Integrations) -> Self {
+        Self {
+            core: sealing.core,
+            keys: sealing.keys,
+            integrations,
+        }
+    }
+}
+
+/// [`Core`] and where compliance packs are written.
+#[cfg(feature = "exports")]
+#[derive(Clone)]
+pub struct Exporting {
+    pub core: Core,
+    pub objects: crate::objects::DynObjectStore,
+    pub signer: DynSigner,
+}
+
+/// Where packs go, when this state has anywhere: `None` answers the pack
+/// 503 (a state without an object store).
+#[cfg(feature = "exports")]
+#[derive(Clone)]
+pub struct PackStore(pub Option<crate::objects::DynObjectStore>);
+
+/// What signs the audit checkpoints a pack carries, when this state has it:
+/// `None` answers the pack 503.
+#[derive(Clone)]
+pub struct PackSigner(pub Option<DynSigner>);
+
+/// Every capability at once: `valdrix serve` and the tests.
+#[cfg(all(feature = "outbound", feature = "exports"))]
 pub struct AppState {
     pub config: Arc<RuntimeConfig>,
     pub store: DynStore,
     pub audit: AuditLog,
-    /// Seals and opens tenant integration secrets.
     pub keys: SecretBox,
-    /// The outbound client and vendor endpoints of every integration call.
-    pub integrations: Integrations,
-    /// Dispatch accepted policy deliveries in this process (`valdrix serve`);
-    /// in AWS the table's stream triggers the dispatcher function instead.
-    pub inline_dispatch: bool,
-    /// Where compliance packs are written (S3 in AWS, a directory locally);
-    /// `None` where nothing exports. Set with [`AppState::with_objects`].
-    pub objects: Option<DynObjectStore>,
-    /// Signs audit checkpoints (KMS in AWS, a data-dir key under `valdrix
-    /// serve`); `None` in a function that writes none.
+    pub integrations: crate::notify::Integrations,
+    /// Where compliance packs are written; `None` answers the pack 503.
+    pub objects: Option<crate::objects::DynObjectStore>,
+    /// Signs audit checkpoints (a data-dir key under `valdrix serve`, a
+    /// local key in tests); `None` answers the pack 503.
     pub audit_signer: Option<DynSigner>,
 }
 
+#[cfg(all(feature = "outbound", feature = "exports"))]
 pub type SharedState = Arc<AppState>;
 
-#[derive(Debug, thiserror::Error)]
-pub enum InitError {
-    #[error("DATABASE_URL is not set: there is no tenant store to open")]
-    NoStore,
-    #[error("cannot open the tenant store: {0}")]
-    Store(#[from] StoreError),
-}
-
+#[cfg(all(feature = "outbound", feature = "exports"))]
 impl AppState {
-    /// Open the store named by the contract and build everything requests share.
-    pub async fn init(config: Arc<RuntimeConfig>) -> Result<SharedState, InitError> {
-        let url: &StoreUrl = config.store.as_ref().ok_or(InitError::NoStore)?;
-        let store = store::open(url).await?;
-        Ok(Self::new(config, store))
-    }
-
+    /// Production integrations, no object store.
     pub fn new(config: Arc<RuntimeConfig>, store: DynStore) -> SharedState {
-        Self::with_objects(config, store, None)
+        let integrations = crate::notify::Integrations::from_config(&config);
+        Self::with(config, store, integrations, None)
     }
 
-    /// [`AppState::new`] plus an object store.
+    /// Other integrations (local fake receivers), no object store.
+    pub fn with_integrations(
+        config: Arc<RuntimeConfig>,
+        store: DynStore,
+        integrations: crate::notify::Integrations,
+    ) -> SharedState {
+        Self::with(config, store, integrations, None)
+    }
+
+    /// Production integrations and an object store.
     pub fn with_objects(
         config: Arc<RuntimeConfig>,
         store: DynStore,
-        objects: Option<DynObjectStore>,
+        objects: Option<crate::objects::DynObjectStore>,
     ) -> SharedState {
-        let redactor = Redactor::new(config.secret_values());
-        let audit = AuditLog::new(store.clone(), redactor);
-        let keys = SecretBox::from_config(&config);
-        let integrations = Integrations::from_config(&config);
+        let integrations = crate::notify::Integrations::from_config(&config);
+        Self::with(config, store, integrations, objects)
+    }
+
+    /// Every part given.
+    pub fn with(
+        config: Arc<RuntimeConfig>,
+        store: DynStore,
+        integrations: crate::notify::Integrations,
+        objects: Option<crate::objects::DynObjectStore>,
+    ) -> SharedState {
+        let core = Core::new(config, store);
         Arc::new(Self {
-            config,
-            store,
-            audit,
-            keys,
+            keys: SecretBox::from_config(&core.config),
+            config: core.config,
+            store: core.store,
+            audit: core.audit,
             integrations,
-            inline_dispatch: false,
             objects,
             audit_signer: None,
         })
+    }
+
+    pub fn core(&self) -> Core {
+        Core {
+            config: self.config.clone(),
+            store: self.store.clone(),
+            audit: self.audit.clone(),
+        }
+    }
+
+    pub fn notifying(&self) -> Notifying {
+        Notifying {
+            core: self.core(),
+            keys: self.keys.clone(),
+            integrations: self.integrations.clone(),
+        }
+    }
+}
+
+/// Which state gives which capability, for the routers' `FromRef` bounds.
+#[cfg(feature = "http")]
+mod from_ref {
+    use axum::extract::FromRef;
+
+    use super::*;
+
+    impl FromRef<Sealing> for Core {
+        fn from_ref(s: &Sealing) -> Self {
+            s.core.clone()
+        }
+    }
+
+    impl FromRef<Sealing> for SecretBox {
+        fn from_ref(s: &Sealing) -> Self {
+            s.keys.clone()
+        }
+    }
+
+    #[cfg(feature = "outbound")]
+    impl FromRef<Notifying> for Core {
+        fn from_ref(s: &Notifying) -> Self {
+            s.core.clone()
+        }
+    }
+
+    #[cfg(feature = "outbound")]
+    impl FromRef<Notifying> for SecretBox {
+        fn from_ref(s: &Notifying) -> Self {
+            s.keys.clone()
+        }
+    }
+
+    #[cfg(feature = "outbound")]
+    impl FromRef<Notifying> for crate::notify::Integrations {
+        fn from_ref(s: &Notifying) -> Self {
+            s.integrations.clone()
+        }
+    }
+
+    #[cfg(feature = "exports")]
+    impl FromRef<Exporting> for Core {
+        fn from_ref(s: &Exporting) -> Self {
+            s.core.clone()
+        }
+    }
+
+    #[cfg(feature = "exports")]
+    impl FromRef<Exporting> for PackStore {
+        fn from_ref(s: &Exporting) -> Self {
+            PackStore(Some(s.objects.clone()))
+        }
+    }
+
+    #[cfg(feature = "exports")]
+    impl FromRef<Exporting> for PackSigner {
+        fn from_ref(s: &Exporting) -> Self {
+            PackSigner(Some(s.signer.clone()))
+        }
+    }
+
+    #[cfg(all(feature = "outbound", feature = "exports"))]
+    impl FromRef<SharedState> for Core {
+        fn from_ref(s: &SharedState) -> Self {
+            s.core()
+        }
+    }
+
+    #[cfg(all(feature = "outbound", feature = "exports"))]
+    impl FromRef<SharedState> for Sealing {
+        fn from_ref(s: &SharedState) -> Self {
+            Sealing {
+                core: s.core(),
+                keys: s.keys.clone(),
+            }
+        }
+    }
+
+    #[cfg(all(feature = "outbound", feature = "exports"))]
+    impl FromRef<SharedState> for Notifying {
+        fn from_ref(s: &SharedState) -> Self {
+            s.notifying()
+        }
+    }
+
+    #[cfg(all(feature = "outbound", feature = "exports"))]
+    impl FromRef<SharedState> for SecretBox {
+        fn from_ref(s: &SharedState) -> Self {
+            s.keys.clone()
+        }
+    }
+
+    #[cfg(all(feature = "outbound", feature = "exports"))]
+    impl FromRef<SharedState> for crate::notify::Integrations {
+        fn from_ref(s: &SharedState) -> Self {
+            s.integrations.clone()
+        }
+    }
+
+    #[cfg(all(feature = "outbound", feature = "exports"))]
+    impl FromRef<SharedState> for PackStore {
+        fn from_ref(s: &SharedState) -> Self {
+            PackStore(s.objects.clone())
+        }
+    }
+
+    #[cfg(all(feature = "outbound", feature = "exports"))]
+    impl FromRef<SharedState> for PackSigner {
+        fn from_ref(s: &SharedState) -> Self {
+            PackSigner(s.audit_signer.clone())
+        }
     }
 }

@@ -7,10 +7,7 @@ use tracing_subscriber::fmt::MakeWriter;
 /// Install the JSON subscriber once. The level comes from `AWS_LAMBDA_LOG_LEVEL`,
 /// then `RUST_LOG`, then `info`.
 pub fn init() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .ok()
-        .filter(|l| !l.is_empty())
-        .map(|l| l.to_ascii_lowercase());
+    let level = crate::config::process::lambda_log_level();
     let filter = match level {
         Some(l) => EnvFilter::new(l),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),

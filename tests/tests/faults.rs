@@ -409,7 +409,7 @@ async fn between_requests(o: &mut Outage) {
     ok_audit_chain(w, &new_tenant).await;
 
     // Accepted after the outage, it is delivered like any other.
-    let sender = NotifySender(w.state.clone());
+    let sender = NotifySender(w.state.notifying());
     let dead = StoreDeadLetters(w.state.store.clone());
     let later = chrono::Utc::now().timestamp() + policy::due::SAFETY_NET_SECONDS;
     dispatcher(w, &sender, &dead)
@@ -462,7 +462,7 @@ async fn during_operations(o: &mut Outage) {
     let head_before = w.state.audit.head(&tenant).await.unwrap();
     let webhooks_before = w.received(WEBHOOK_PATH).await;
 
-    let sender = NotifySender(w.state.clone());
+    let sender = NotifySender(w.state.notifying());
     let dead = StoreDeadLetters(w.state.store.clone());
     let dispatcher = dispatcher(w, &sender, &dead);
     let capture = Req::new(Method::POST, CAPTURE)
@@ -633,7 +633,7 @@ async fn accept_and_dispatch(
     )
     .await;
     assert_eq!(answer.status, 202, "{}", answer.text());
-    let sender = NotifySender(world.state.clone());
+    let sender = NotifySender(world.state.notifying());
     let dead = StoreDeadLetters(world.state.store.clone());
     let dispatcher = dispatcher(world, &sender, &dead);
     let mut steps = BTreeMap::new();
@@ -647,7 +647,7 @@ async fn accept_and_dispatch(
 }
 
 async fn sweep(world: &FakeWorld, now: i64) -> Vec<(String, Channel, Step)> {
-    let sender = NotifySender(world.state.clone());
+    let sender = NotifySender(world.state.notifying());
     let dead = StoreDeadLetters(world.state.store.clone());
     dispatcher(world, &sender, &dead)
         .sweep(now)

@@ -300,7 +300,7 @@ async fn product_calls(l: &mut Leaky) {
         json!({"message": format!("Bad credentials: {GITHUB_TOKEN_2}")}),
     )
     .await;
-    let sender = NotifySender(l.world.state.clone());
+    let sender = NotifySender(l.world.state.notifying());
     let dead = StoreDeadLetters(l.world.state.store.clone());
     let dispatcher = Dispatcher {
         store: l.world.state.store.as_ref(),

@@ -1,7 +1,7 @@
 //! The admin function: operator provisioning behind `X-Admin-Key`, and
 //! `GET /api/v1/me`, the web UI's first call.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -10,10 +10,14 @@ use serde_json::{Value, json};
 use valdrix_shared::audit::Actor;
 use valdrix_shared::auth::{AdminKey, CurrentUser};
 use valdrix_shared::http::{ApiError, ApiJson, RequestId};
-use valdrix_shared::state::SharedState;
+use valdrix_shared::state::Core;
 use valdrix_shared::tenancy::{self, ChangeContext, Membership, Tenant};
 
-pub fn router(state: SharedState) -> Router {
+pub fn router<S>(state: S) -> Router
+where
+    S: Clone + Send + Sync + 'static,
+    Core: FromRef<S>,
+{
     Router::new()
         .route("/api/v1/admin/tenants", post(create_tenant))
         .route("/api/v1/admin/tenants/{tenant_id}", get(get_tenant))
@@ -42,7 +46,7 @@ struct NewTenant {
 }
 
 async fn create_tenant(
-    State(state): State<SharedState>,
+    State(state): State<Core>,
     _: AdminKey,
     request_id: RequestId,
     ApiJson(body): ApiJson<NewTenant>,
@@ -60,7 +64,7 @@ async fn create_tenant(
 }
 
 async fn get_tenant(
-    State(state): State<SharedState>,
+    State(state): State<Core>,
     _: AdminKey,
     Path(tenant_id): Path<String>,
 ) -> Result<Json<Tenant>, ApiError> {
@@ -77,7 +81,7 @@ struct TierChange {
 }
 
 async fn set_tier(
-    State(state): State<SharedState>,
+    State(state): State<Core>,
     _: AdminKey,
     request_id: RequestId,
     Path(tenant_id): Path<String>,
@@ -103,7 +107,7 @@ struct MemberChange {
 }
 
 async fn put_member(
-    State(state): State<SharedState>,
+    State(state): State<Core>,
     _: AdminKey,
     request_id: RequestId,
     Path((tenant_id, user_id)): Path<(String, String)>,
@@ -124,7 +128,7 @@ async fn put_member(
 }
 
 async fn remove_member(
-    State(state): State<SharedState>,
+    State(state): State<Core>,
     _: AdminKey,
     request_id: RequestId,
     Path((tenant_id, user_id)): Path<(String, String)>,

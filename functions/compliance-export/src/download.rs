@@ -10,7 +10,7 @@ use http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use serde::Deserialize;
 use valdrix_shared::http::ApiError;
 use valdrix_shared::objects::ObjectError;
-use valdrix_shared::state::SharedState;
+use valdrix_shared::state::PackStore;
 
 #[derive(Deserialize)]
 pub(crate) struct DownloadQuery {
@@ -21,11 +21,10 @@ pub(crate) struct DownloadQuery {
 }
 
 pub(crate) async fn download(
-    State(state): State<SharedState>,
+    State(PackStore(objects)): State<PackStore>,
     Query(q): Query<DownloadQuery>,
 ) -> Result<Response, ApiError> {
-    let local = state
-        .objects
+    let local = objects
         .as_ref()
         .and_then(|o| o.as_local())
         .ok_or_else(|| ApiError::NotFound("no local export store here".into()))?;

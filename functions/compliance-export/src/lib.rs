@@ -16,15 +16,22 @@ mod remediation;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::FromRef;
 use axum::routing::{get, post};
 use valdrix_shared::objects::{DOWNLOAD_PATH, DynObjectStore, LocalDirStore, signing_key};
-use valdrix_shared::state::SharedState;
+use valdrix_shared::state::{Core, PackSigner, PackStore};
 
 pub use pack::PACK_PATH;
 pub use remediation::REMEDIATIONS_PATH;
 pub use valdrix_shared::exports::URL_TTL;
 
-pub fn router(state: SharedState) -> Router {
+pub fn router<S>(state: S) -> Router
+where
+    S: Clone + Send + Sync + 'static,
+    Core: FromRef<S>,
+    PackStore: FromRef<S>,
+    PackSigner: FromRef<S>,
+{
     Router::new()
         .route(PACK_PATH, get(pack::compliance_pack))
         .route(DOWNLOAD_PATH, get(download::download))

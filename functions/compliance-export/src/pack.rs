@@ -13,13 +13,15 @@ use valdrix_shared::audit::Actor;
 use valdrix_shared::auth::{Owner, require_tier, tier_name};
 use valdrix_shared::exports::{ExportRequest, export_pack, options};
 use valdrix_shared::http::{ApiError, RequestId};
-use valdrix_shared::state::SharedState;
+use valdrix_shared::state::{Core, PackSigner, PackStore};
 use valdrix_shared::tenancy::Tier;
 
 pub const PACK_PATH: &str = "/api/v1/audit/compliance-pack";
 
 pub(crate) async fn compliance_pack(
-    State(state): State<SharedState>,
+    State(state): State<Core>,
+    State(PackStore(objects)): State<PackStore>,
+    State(PackSigner(signer)): State<PackSigner>,
     Owner(user): Owner,
     request_id: RequestId,
     RawQuery(query): RawQuery,
@@ -33,10 +35,8 @@ pub(crate) async fn compliance_pack(
     let now = Utc::now();
     let options = options::parse(&pairs, now.date_naive())
         .map_err(|e| ApiError::invalid_field(e.param, e.message))?;
-    let objects = state
-        .objects
-        .clone()
-        .ok_or_else(|| ApiError::Unavailable("no export store is configured".into()))?;
+    let objects =
+        objects.ok_or_else(|| ApiError::Unavailable("no export store is configured".into()))?;
     let request = ExportRequest {
         tenant_id: user.tenant_id.clone(),
         tier: tier_name(user.tier).into(),
@@ -50,10 +50,8 @@ pub(crate) async fn compliance_pack(
         options,
         now,
     };
-    let signer = state
-        .audit_signer
-        .clone()
-        .ok_or_else(|| ApiError::Unavailable("no audit signing key is configured".into()))?;
+    let signer =
+        signer.ok_or_else(|| ApiError::Unavailable("no audit signing key is configured".into()))?;
     let exported = export_pack(
         &state.store,
         &state.audit,

@@ -5,12 +5,12 @@ use axum::http::StatusCode;
 use valdrix_shared::auth::AdminKey;
 use valdrix_shared::http::{ApiError, ApiJson, RequestId};
 use valdrix_shared::ledger::{self, Remediation, RemediationInput};
-use valdrix_shared::state::SharedState;
+use valdrix_shared::state::Core;
 
 pub const REMEDIATIONS_PATH: &str = "/api/v1/admin/tenants/{tenant_id}/remediations";
 
 pub(crate) async fn put_remediation(
-    State(state): State<SharedState>,
+    State(state): State<Core>,
     _: AdminKey,
     request_id: RequestId,
     Path(tenant_id): Path<String>,

@@ -12,16 +12,34 @@ use aws_lambda_events::event::s3::S3Event;
 use serde_json::{Value, json};
 use valdrix_shared::audit::Actor;
 use valdrix_shared::ledger::ingest::{IngestError, IngestReport, ingest};
-use valdrix_shared::state::AppState;
+use valdrix_shared::state::Core;
 use valdrix_shared::store::StoreError;
 use valdrix_shared::tenancy;
 
+/// A failure a retry may cure (S3 or the store unavailable): the invocation
+/// fails with it, and Lambda retries the event (then its on-failure queue).
+/// What a retry cannot cure is skipped and logged, never an error.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
     #[error("s3: {0}")]
     S3(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The error type Lambda records names the kind, so the failure queue and
+/// the alarms tell an S3 outage from a store outage.
+impl From<Failure> for lambda_runtime::Diagnostic {
+    fn from(f: Failure) -> Self {
+        let kind = match f {
+            Failure::S3(_) => "CostIngest.S3Unavailable",
+            Failure::Store(_) => "CostIngest.StoreUnavailable",
+        };
+        Self {
+            error_type: kind.into(),
+            error_message: f.to_string(),
+        }
+    }
 }
 
 /// The tenant of `tenants/<tenant_id>/<rest>`, when the key has that shape.
@@ -36,33 +54,17 @@ pub fn tenant_of(key: &str) -> Option<&str> {
     ok.then_some(tenant)
 }
 
-/// S3 event keys are URL-encoded with `+` for spaces.
+/// S3 event keys are URL-encoded with `+` for spaces (a literal `+` comes
+/// as `%2B`, so spaces are restored first).
 pub fn decode_key(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() && raw.is_char_boundary(i + 3) => {
-                match u8::from_str_radix(&raw[i + 1..i + 3], 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&raw.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Ingest every object of the event; the per-object outcomes.
 pub async fn handle(
-    state: &AppState,
+    state: &Core,
     s3: &aws_sdk_s3::Client,
     event: S3Event,
 ) -> Result<Value, Failure> {
@@ -86,7 +88,7 @@ pub async fn handle(
 
 /// `Ok(Err(reason))` for an object that can never be ingested.
 pub async fn ingest_object(
-    state: &AppState,
+    state: &Core,
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,

@@ -290,7 +290,9 @@ async fn s3_object_created_ingests_the_tenant_file_from_moto() {
     let event: aws_lambda_events::event::s3::S3Event = serde_json::from_str(&text).unwrap();
     // The function's own calls may only be those of functions/cost-ingest/iam.txt.
     let s3 = moto_client_with(valdrix_tests::iam_guard::sdk_guard());
-    let out = cost_ingest::handle(&state, &s3, event).await.unwrap();
+    let out = cost_ingest::handle(&state.core(), &s3, event)
+        .await
+        .unwrap();
     assert_eq!(out["objects"][0]["status"], "ingested", "{out}");
     assert_eq!(out["objects"][0]["report"]["inserted"], 3, "{out}");
     assert_eq!(ledger(&state, &t).await.len(), 3);
@@ -298,7 +300,9 @@ async fn s3_object_created_ingests_the_tenant_file_from_moto() {
     // An object for an unknown tenant is skipped, not retried.
     let other: aws_lambda_events::event::s3::S3Event =
         serde_json::from_str(&text.replace(&format!("tenants/{t}/"), "tenants/nobody/")).unwrap();
-    let out = cost_ingest::handle(&state, &s3, other).await.unwrap();
+    let out = cost_ingest::handle(&state.core(), &s3, other)
+        .await
+        .unwrap();
     assert_eq!(out["objects"][0]["status"], "skipped", "{out}");
 }
 

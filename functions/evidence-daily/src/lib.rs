@@ -11,13 +11,15 @@
 pub mod checkpoints;
 
 use serde_json::Value;
+use valdrix_shared::audit::checkpoint::Signer;
 use valdrix_shared::evidence::passive;
-use valdrix_shared::state::SharedState;
+use valdrix_shared::state::Notifying;
 
 /// The event source of the hook's single-tenant check.
 pub const HOOK_SOURCE: &str = "valdrix.post-deploy-hook";
 
-pub async fn handle(state: &SharedState, event: &Value) -> Value {
+/// The passive run, then (given a signer) the daily checkpoints.
+pub async fn handle(state: &Notifying, signer: Option<&dyn Signer>, event: &Value) -> Value {
     let one = (event.get("source").and_then(Value::as_str) == Some(HOOK_SOURCE))
         .then(|| event.pointer("/detail/tenant_id").and_then(Value::as_str))
         .flatten();
@@ -31,13 +33,13 @@ pub async fn handle(state: &SharedState, event: &Value) -> Value {
         "passive evidence run done"
     );
     let mut answer = serde_json::to_value(report).unwrap_or_default();
-    if let Some(signer) = &state.audit_signer {
+    if let Some(signer) = signer {
         let tenants = match one {
             Some(tenant_id) => Ok(vec![tenant_id.to_owned()]),
-            None => checkpoints::all_tenants(&state.audit).await,
+            None => checkpoints::all_tenants(&state.core.audit).await,
         };
         let signed = match tenants {
-            Ok(tenants) => checkpoints::sign_moved(&state.audit, signer.as_ref(), &tenants).await,
+            Ok(tenants) => checkpoints::sign_moved(&state.core.audit, signer, &tenants).await,
             Err(e) => {
                 tracing::error!(error = %e, "daily audit checkpoints: cannot list tenants");
                 checkpoints::CheckpointReport {

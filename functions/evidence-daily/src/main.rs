@@ -1,20 +1,16 @@
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
-use valdrix_shared::audit::checkpoint::kms::KmsSigner;
-use valdrix_shared::{startup, state::AppState, telemetry};
+use valdrix_shared::startup::Boot;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
-    let config = startup::load_runtime_config(env!("CARGO_PKG_NAME")).await?;
-    let mut state = AppState::init(config).await?;
+    let boot = Boot::start(env!("CARGO_PKG_NAME")).await?;
+    let state = boot.notifying().await?;
     // The daily audit checkpoints are signed with the template's KMS key.
-    std::sync::Arc::get_mut(&mut state)
-        .expect("a freshly built state has no other owner")
-        .audit_signer = Some(std::sync::Arc::new(KmsSigner::from_env().await?));
-    let state = &state;
+    let signer = boot.audit_signer().await?;
+    let (state, signer) = (&state, signer.as_ref());
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<Value, Error>(evidence_daily::handle(state, &event.payload).await)
+        Ok::<Value, Error>(evidence_daily::handle(state, Some(signer), &event.payload).await)
     }))
     .await
 }

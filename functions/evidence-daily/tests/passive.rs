@@ -48,7 +48,7 @@ async fn passive_run_checks_every_tenant_without_sending_anything_visible() {
 
     valdrix_shared::metrics::capture();
     let schedule = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
-    let report = evidence_daily::handle(&w.state, &schedule).await;
+    let report = evidence_daily::handle(&w.state.notifying(), None, &schedule).await;
     assert_eq!(report["tenants"], 2, "{report}");
     assert_eq!(report["tenants_failed"], json!([broken]));
     assert_eq!(report["checks_passed"], 3, "{report}");
@@ -109,7 +109,7 @@ async fn the_hooks_event_runs_one_tenant_through_the_same_path() {
         .await;
     valdrix_shared::metrics::capture();
     let probe = json!({"source": evidence_daily::HOOK_SOURCE, "detail": {"tenant_id": w.tenant}});
-    let report = evidence_daily::handle(&w.state, &probe).await;
+    let report = evidence_daily::handle(&w.state.notifying(), None, &probe).await;
     assert_eq!(report["tenants"], 1, "{report}");
     assert_eq!(report["tenants_failed"], json!([]), "{report}");
     assert_eq!(report["checks_failed"], 1, "Slack answers 500: {report}");
@@ -124,7 +124,7 @@ async fn the_hooks_event_runs_one_tenant_through_the_same_path() {
     // A tenant that does not exist fails alone, as in the daily run.
     let missing =
         json!({"source": evidence_daily::HOOK_SOURCE, "detail": {"tenant_id": "no-such-tenant"}});
-    let report = evidence_daily::handle(&w.state, &missing).await;
+    let report = evidence_daily::handle(&w.state.notifying(), None, &missing).await;
     assert_eq!(
         report["tenants_failed"],
         json!(["no-such-tenant"]),
@@ -134,10 +134,8 @@ async fn the_hooks_event_runs_one_tenant_through_the_same_path() {
 
 #[tokio::test]
 async fn the_daily_run_signs_every_tenant_whose_chain_moved() {
-    let mut w = FakeWorld::new(sqlite_store().await, Duration::from_secs(2)).await;
-    std::sync::Arc::get_mut(&mut w.state)
-        .expect("the world's state has one owner")
-        .audit_signer = Some(valdrix_tests::local_signer());
+    let w = FakeWorld::new(sqlite_store().await, Duration::from_secs(2)).await;
+    let signer = valdrix_tests::local_signer();
     let other = valdrix_tests::unique("quiet");
     let ctx = valdrix_shared::tenancy::ChangeContext {
         actor: Actor::System,
@@ -153,7 +151,8 @@ async fn the_daily_run_signs_every_tenant_whose_chain_moved() {
     .await
     .unwrap();
     let schedule = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
-    let report = evidence_daily::handle(&w.state, &schedule).await;
+    let report =
+        evidence_daily::handle(&w.state.notifying(), Some(signer.as_ref()), &schedule).await;
     assert_eq!(
         report["checkpoints"],
         json!({"signed": 2, "failed": []}),
@@ -171,7 +170,7 @@ async fn the_daily_run_signs_every_tenant_whose_chain_moved() {
     }
     // The hook's one-tenant run signs that tenant only; nothing new for the other.
     let probe = json!({"source": evidence_daily::HOOK_SOURCE, "detail": {"tenant_id": other}});
-    let report = evidence_daily::handle(&w.state, &probe).await;
+    let report = evidence_daily::handle(&w.state.notifying(), Some(signer.as_ref()), &probe).await;
     assert_eq!(
         report["checkpoints"],
         json!({"signed": 1, "failed": []}),

@@ -18,7 +18,7 @@ use valdrix_shared::http::{ApiError, RequestId, optional_json};
 use valdrix_shared::idempotency::{self, Claim};
 use valdrix_shared::notify::Channel;
 use valdrix_shared::settings;
-use valdrix_shared::state::SharedState;
+use valdrix_shared::state::Notifying;
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -56,7 +56,7 @@ fn parse_options(headers: &HeaderMap, body: &Bytes) -> Result<Options, ApiError>
 const SCOPE: &str = "evidence-capture";
 
 pub async fn capture(
-    State(state): State<SharedState>,
+    State(state): State<Notifying>,
     AdminOrOwner(user): AdminOrOwner,
     request_id: RequestId,
     headers: HeaderMap,
@@ -77,7 +77,7 @@ pub async fn capture(
         ));
     }
     let hash = idempotency::request_hash(&serde_json::to_vec(&options).unwrap_or_default());
-    let store = state.store.as_ref();
+    let store = state.core.store.as_ref();
     match idempotency::claim(store, &user.tenant_id, SCOPE, &key, &hash).await? {
         Claim::Replay { status, body } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
@@ -106,14 +106,14 @@ pub async fn capture(
 }
 
 async fn run(
-    state: &SharedState,
+    state: &Notifying,
     user: &CurrentUser,
     request_id: &RequestId,
     options: &Options,
 ) -> Result<Value, ApiError> {
     let run_id = uuid::Uuid::new_v4().to_string();
     let captured_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let (settings, _) = settings::load(state.store.as_ref(), &user.tenant_id).await?;
+    let (settings, _) = settings::load(state.core.store.as_ref(), &user.tenant_id).await?;
     let channels: Vec<Channel> = [
         (Channel::Slack, options.include_slack),
         (Channel::Jira, options.include_jira),
@@ -124,7 +124,7 @@ async fn run(
     .collect();
 
     let checker = Checker {
-        config: &state.config,
+        config: &state.core.config,
         keys: &state.keys,
         integrations: &state.integrations,
     };
@@ -163,7 +163,10 @@ async fn run(
 
     // Whatever the targets hold is redacted from the record on top of the operator's secrets.
     let secrets: Vec<String> = checked.iter().flat_map(|(_, s)| s.clone()).collect();
-    let audit = AuditLog::new(state.store.clone(), state.audit.redactor().with(&secrets));
+    let audit = AuditLog::new(
+        state.core.store.clone(),
+        state.core.audit.redactor().with(&secrets),
+    );
     let recorder = Recorder {
         audit: &audit,
         tenant_id: &user.tenant_id,

@@ -3,7 +3,7 @@
 
 mod capture;
 
-use axum::extract::{Query, State};
+use axum::extract::{FromRef, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -11,13 +11,18 @@ use serde_json::{Value, json};
 use valdrix_shared::auth::AdminOrOwner;
 use valdrix_shared::evidence::{self, Filter};
 use valdrix_shared::http::ApiError;
-use valdrix_shared::state::SharedState;
+use valdrix_shared::state::{Core, Notifying};
 use valdrix_shared::store::Cursor;
 use valdrix_shared::validate;
 
 const BASE: &str = "/api/v1/settings/notifications/acceptance-evidence";
 
-pub fn router(state: SharedState) -> Router {
+pub fn router<S>(state: S) -> Router
+where
+    S: Clone + Send + Sync + 'static,
+    Core: FromRef<S>,
+    Notifying: FromRef<S>,
+{
     Router::new()
         .route(BASE, get(list))
         .route(&format!("{BASE}/capture"), post(capture::capture))
@@ -37,7 +42,7 @@ struct ListParams {
 const CHANNELS: [&str; 4] = ["slack", "jira", "workflow", "suite"];
 
 async fn list(
-    State(state): State<SharedState>,
+    State(state): State<Core>,
     AdminOrOwner(user): AdminOrOwner,
     Query(params): Query<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
@@ -88,7 +93,7 @@ async fn list(
 }
 
 async fn verify(
-    State(state): State<SharedState>,
+    State(state): State<Core>,
     AdminOrOwner(user): AdminOrOwner,
 ) -> Result<Json<Value>, ApiError> {
     let verification = state.audit.verify(&user.tenant_id).await?;

@@ -7,12 +7,12 @@ mod store_check;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use valdrix_shared::state::SharedState;
+use valdrix_shared::state::Core;
 use valdrix_shared::waiver;
 
 use store_check::StoreCheck;
@@ -20,19 +20,25 @@ pub use store_check::TTL as STORE_CHECK_TTL;
 
 #[derive(Clone)]
 struct Health {
-    app: SharedState,
+    app: Core,
     store_check: Arc<StoreCheck>,
 }
 
 /// The routes, with the store check cached for [`STORE_CHECK_TTL`].
-pub fn router(state: SharedState) -> Router {
+pub fn router<S>(state: S) -> Router
+where
+    Core: FromRef<S>,
+{
     router_with_ttl(state, STORE_CHECK_TTL)
 }
 
 /// The routes with another cache lifetime (zero: every call checks).
-pub fn router_with_ttl(state: SharedState, ttl: Duration) -> Router {
+pub fn router_with_ttl<S>(state: S, ttl: Duration) -> Router
+where
+    Core: FromRef<S>,
+{
     let health = Health {
-        app: state,
+        app: Core::from_ref(&state),
         store_check: Arc::new(StoreCheck::new(ttl)),
     };
     Router::new()

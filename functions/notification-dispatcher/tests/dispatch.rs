@@ -75,7 +75,7 @@ async fn a_block_event_reaches_each_receiver_once() {
     let w = world().await;
     w.all_succeed().await;
     let id = accept_block(&w).await;
-    let sender = NotifySender(w.state.clone());
+    let sender = NotifySender(w.state.notifying());
     let dead = StoreDeadLetters(w.state.store.clone());
     let d = dispatcher(&w, &sender, &dead);
     let now = chrono::Utc::now().timestamp();
@@ -165,7 +165,7 @@ async fn a_target_failing_twice_then_succeeding_is_delivered_exactly_once() {
         .mount(&w.server)
         .await;
     let id = accept_block(&w).await;
-    let sender = NotifySender(w.state.clone());
+    let sender = NotifySender(w.state.notifying());
     let dead = StoreDeadLetters(w.state.store.clone());
     let d = dispatcher(&w, &sender, &dead);
     let mut now = chrono::Utc::now().timestamp();
@@ -274,7 +274,7 @@ async fn a_target_that_always_fails_ends_dead_with_every_attempt_recorded() {
         .mount(&w.server)
         .await;
     let id = accept_block(&w).await;
-    let sender = NotifySender(w.state.clone());
+    let sender = NotifySender(w.state.notifying());
     let dead = StoreDeadLetters(w.state.store.clone());
     let d = dispatcher(&w, &sender, &dead);
     let start = chrono::Utc::now().timestamp();
@@ -377,7 +377,7 @@ async fn a_redriven_delivery_gets_a_fresh_budget_of_attempts() {
         .mount(&w.server)
         .await;
     let id = accept_block(&w).await;
-    let sender = NotifySender(w.state.clone());
+    let sender = NotifySender(w.state.notifying());
     let dead = StoreDeadLetters(w.state.store.clone());
     let d = dispatcher(&w, &sender, &dead);
     let mut now = chrono::Utc::now().timestamp();
@@ -431,7 +431,7 @@ impl Sender for CrashAfterSend {
 /// A worker that sends `channel`'s delivery for real and dies before recording it.
 async fn crash_after_sending(w: &FakeWorld, id: &str, channel: Channel, now: i64) {
     let dead = StoreDeadLetters(w.state.store.clone());
-    let crashing = CrashAfterSend(NotifySender(w.state.clone()));
+    let crashing = CrashAfterSend(NotifySender(w.state.notifying()));
     let crashed = tokio::time::timeout(
         Duration::from_secs(3),
         dispatcher(w, &crashing, &dead).process(id, channel, now),
@@ -453,7 +453,7 @@ async fn a_crash_between_send_and_record_loses_nothing_and_duplicates_nothing_fo
     assert_eq!(webhook.status, DeliveryStatus::InFlight);
 
     // The claim lapses; the sweep takes the delivery over and finishes it.
-    let sender = NotifySender(w.state.clone());
+    let sender = NotifySender(w.state.notifying());
     let d = dispatcher(&w, &sender, &dead);
     let swept = d.sweep(now + 61).await.unwrap();
     assert!(
@@ -514,7 +514,10 @@ async fn an_events_targets_are_sent_side_by_side_by_a_trigger_and_by_the_sweep()
         .map(|d| d.channel)
         .collect();
     assert_eq!(channels.len(), 5, "every integration is configured");
-    let sender = AllAtOnce(NotifySender(w.state.clone()), tokio::sync::Barrier::new(5));
+    let sender = AllAtOnce(
+        NotifySender(w.state.notifying()),
+        tokio::sync::Barrier::new(5),
+    );
     let asked: Vec<(String, Channel)> = channels.iter().map(|c| (id.clone(), *c)).collect();
     let done = tokio::time::timeout(
         Duration::from_secs(20),
@@ -580,7 +583,7 @@ async fn a_jira_retry_after_a_timeout_finds_the_issue_instead_of_opening_another
         .mount(&w.server)
         .await;
     let id = accept_block(&w).await;
-    let sender = NotifySender(w.state.clone());
+    let sender = NotifySender(w.state.notifying());
     let dead = StoreDeadLetters(w.state.store.clone());
     let d = dispatcher(&w, &sender, &dead);
     let now = chrono::Utc::now().timestamp();
@@ -626,7 +629,7 @@ async fn a_jira_resend_after_a_dead_worker_finds_the_issue_instead_of_opening_an
         "a first try does not search"
     );
 
-    let sender = NotifySender(w.state.clone());
+    let sender = NotifySender(w.state.notifying());
     let swept = dispatcher(&w, &sender, &dead)
         .sweep(now + 61)
         .await

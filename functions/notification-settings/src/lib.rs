@@ -1,7 +1,7 @@
 //! The notification-settings function: read (any member) and update (admin or
 //! owner) a tenant's Slack, Jira and workflow settings.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -12,11 +12,16 @@ use valdrix_shared::auth::{AdminOrOwner, CurrentUser};
 use valdrix_shared::http::{ApiError, ApiJson, RequestId};
 use valdrix_shared::outbound::ssrf::Policy;
 use valdrix_shared::settings::{self, Precondition, SettingsUpdate, UpdateContext};
-use valdrix_shared::state::SharedState;
+use valdrix_shared::state::{Core, Sealing};
 use valdrix_shared::tenancy::ChangeContext;
 use valdrix_shared::validate;
 
-pub fn router(state: SharedState) -> Router {
+pub fn router<S>(state: S) -> Router
+where
+    S: Clone + Send + Sync + 'static,
+    Core: FromRef<S>,
+    Sealing: FromRef<S>,
+{
     Router::new()
         .route("/api/v1/settings/notifications", get(read).put(update))
         .with_state(state)
@@ -30,8 +35,8 @@ fn with_etag(body: serde_json::Value, version: u64) -> Response {
     res
 }
 
-async fn read(State(state): State<SharedState>, user: CurrentUser) -> Result<Response, ApiError> {
-    let (current, version) = settings::load(state.store.as_ref(), &user.tenant_id).await?;
+async fn read(State(core): State<Core>, user: CurrentUser) -> Result<Response, ApiError> {
+    let (current, version) = settings::load(core.store.as_ref(), &user.tenant_id).await?;
     Ok(with_etag(current.view(version), version))
 }
 
@@ -64,7 +69,7 @@ fn precondition(headers: &HeaderMap, body: Option<u64>) -> Result<Precondition, 
 }
 
 async fn update(
-    State(state): State<SharedState>,
+    State(state): State<Sealing>,
     AdminOrOwner(user): AdminOrOwner,
     request_id: RequestId,
     headers: HeaderMap,
@@ -82,10 +87,10 @@ async fn update(
         tenant_id: &user.tenant_id,
         tier: user.tier,
         keys: &state.keys,
-        policy: Policy::from_config(&state.config),
+        policy: Policy::from_config(&state.core.config),
         change: &change,
     };
-    let updated = settings::update(&state.audit, &ctx, body, precondition).await?;
+    let updated = settings::update(&state.core.audit, &ctx, body, precondition).await?;
     let mut body = updated.settings.view(updated.version);
     if let Some(secret) = &updated.new_signing_secret {
         // Shown once, in the answer that created or rotated it.

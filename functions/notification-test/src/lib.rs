@@ -17,7 +17,7 @@
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -29,13 +29,18 @@ use valdrix_shared::evidence::{ChannelCheck, Checker, Probe};
 use valdrix_shared::http::{ApiError, NoInput, RequestId, optional_json, problem_with};
 use valdrix_shared::notify::{self, Channel, RunOutcome, Target, TargetResult};
 use valdrix_shared::settings;
-use valdrix_shared::state::SharedState;
+use valdrix_shared::state::{Core, Notifying};
 
 pub const TEST_SLACK_PATH: &str = "/api/v1/settings/notifications/test-slack";
 pub const TEST_JIRA_PATH: &str = "/api/v1/settings/notifications/test-jira";
 pub const TEST_WORKFLOW_PATH: &str = "/api/v1/settings/notifications/test-workflow";
 
-pub fn router(state: SharedState) -> Router {
+pub fn router<S>(state: S) -> Router
+where
+    S: Clone + Send + Sync + 'static,
+    Core: FromRef<S>,
+    Notifying: FromRef<S>,
+{
     Router::new()
         .route(TEST_SLACK_PATH, post(test_slack))
         .route(TEST_JIRA_PATH, post(test_jira))
@@ -44,7 +49,7 @@ pub fn router(state: SharedState) -> Router {
 }
 
 async fn test_slack(
-    State(state): State<SharedState>,
+    State(state): State<Notifying>,
     AdminOrOwner(user): AdminOrOwner,
     request_id: RequestId,
     headers: HeaderMap,
@@ -54,7 +59,7 @@ async fn test_slack(
 }
 
 async fn test_jira(
-    State(state): State<SharedState>,
+    State(state): State<Notifying>,
     AdminOrOwner(user): AdminOrOwner,
     request_id: RequestId,
     headers: HeaderMap,
@@ -64,7 +69,7 @@ async fn test_jira(
 }
 
 async fn test_workflow(
-    State(state): State<SharedState>,
+    State(state): State<Notifying>,
     AdminOrOwner(user): AdminOrOwner,
     request_id: RequestId,
     headers: HeaderMap,
@@ -82,7 +87,7 @@ async fn test_workflow(
 }
 
 async fn run(
-    state: &SharedState,
+    state: &Notifying,
     user: &CurrentUser,
     request_id: &RequestId,
     headers: &HeaderMap,
@@ -92,9 +97,9 @@ async fn run(
     // The routes take no input: no body, or `{}`.
     optional_json::<NoInput>(headers, body)?;
     let run_id = uuid::Uuid::new_v4().to_string();
-    let (current, _) = settings::load(state.store.as_ref(), &user.tenant_id).await?;
+    let (current, _) = settings::load(state.core.store.as_ref(), &user.tenant_id).await?;
     let checker = Checker {
-        config: &state.config,
+        config: &state.core.config,
         keys: &state.keys,
         integrations: &state.integrations,
     };
@@ -228,7 +233,7 @@ fn audit_summary(r: &TargetResult) -> Value {
 /// One `notification.test` event. Details are redacted with the tenant's own
 /// opened secrets too, on top of the log's operator secrets.
 async fn record(
-    state: &SharedState,
+    state: &Notifying,
     user: &CurrentUser,
     request_id: &RequestId,
     channel: Channel,
@@ -236,8 +241,9 @@ async fn record(
     details: Value,
     secrets: &[&str],
 ) -> Result<(), ApiError> {
-    let details = state.audit.redactor().with(secrets).redact(&details);
+    let details = state.core.audit.redactor().with(secrets).redact(&details);
     state
+        .core
         .audit
         .append(NewEvent {
             tenant_id: user.tenant_id.clone(),

@@ -1,8 +1,10 @@
 //! The policy-events function: the policy engine reports a decision (admin
 //! key); it is accepted durably with one pending delivery per target (202),
-//! and anyone entitled can read its delivery state.
+//! and anyone entitled can read its delivery state. The deliveries move on
+//! from the table's stream (the dispatcher function; `valdrix serve`
+//! dispatches them in-process itself).
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRef, FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::routing::{get, post};
@@ -11,11 +13,15 @@ use serde_json::{Value, json};
 use valdrix_shared::auth::{AdminKey, AdminOrOwner};
 use valdrix_shared::http::{ApiError, ApiJson};
 use valdrix_shared::policy::{self, Accepted, EventState, PolicyEventInput};
-use valdrix_shared::state::SharedState;
+use valdrix_shared::state::Core;
 
-pub fn router(state: SharedState) -> Router {
+pub fn router<S>(state: S) -> Router
+where
+    S: Clone + Send + Sync + 'static,
+    Core: FromRef<S>,
+{
     Router::new()
-        .route("/api/v1/policy/events", post(accept))
+        .route(policy::EVENTS_PATH, post(accept))
         .route("/api/v1/policy/events/{event_id}", get(read))
         .with_state(state)
 }
@@ -36,22 +42,12 @@ fn view(state: &EventState) -> Value {
 }
 
 async fn accept(
-    State(state): State<SharedState>,
+    State(state): State<Core>,
     _: AdminKey,
     ApiJson(input): ApiJson<PolicyEventInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     match policy::accept(state.store.as_ref(), &state.audit, input).await? {
-        Accepted::Created(created) => {
-            if state.inline_dispatch {
-                let channels = created.deliveries.iter().map(|(d, _)| d.channel).collect();
-                tokio::spawn(policy::send::dispatch_inline(
-                    state.clone(),
-                    created.event.event_id.clone(),
-                    channels,
-                ));
-            }
-            Ok((StatusCode::ACCEPTED, Json(view(&created))))
-        }
+        Accepted::Created(created) => Ok((StatusCode::ACCEPTED, Json(view(&created)))),
         Accepted::Existing(existing) => Ok((StatusCode::OK, Json(view(&existing)))),
     }
 }
@@ -62,10 +58,14 @@ enum Reader {
     Tenant(String),
 }
 
-impl FromRequestParts<SharedState> for Reader {
+impl<S> FromRequestParts<S> for Reader
+where
+    Core: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         if parts
             .headers
             .contains_key(valdrix_shared::auth::ADMIN_KEY_HEADER)
@@ -79,7 +79,7 @@ impl FromRequestParts<SharedState> for Reader {
 }
 
 async fn read(
-    State(state): State<SharedState>,
+    State(state): State<Core>,
     reader: Reader,
     Path(event_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {

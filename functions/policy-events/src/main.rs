@@ -1,14 +1,13 @@
 use lambda_http::{Error, run};
-use valdrix_shared::{startup, state::AppState, telemetry};
+use valdrix_shared::startup::Boot;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
-    let config = startup::load_runtime_config(env!("CARGO_PKG_NAME")).await?;
-    let state = AppState::init(config).await?;
+    let boot = Boot::start(env!("CARGO_PKG_NAME")).await?;
+    let core = boot.core().await?;
     run(valdrix_shared::http::layers(
-        policy_events::router(state.clone()),
-        &state.config,
+        policy_events::router(core.clone()),
+        &core.config,
     ))
     .await
 }

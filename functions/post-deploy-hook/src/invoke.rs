@@ -34,7 +34,13 @@ pub fn event_check(target: Target) -> Option<EventCheck> {
     let (name, payload, verify): (_, _, Verify) = match target {
         Target::NotificationDispatcher => (
             CHECK_SWEEP,
-            json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}),
+            // Every field EventBridge sends, as events/schedule-dispatcher-sweep.json has them.
+            json!({
+                "version": "0", "id": "post-deploy-hook", "detail-type": "Scheduled Event",
+                "source": "aws.events", "account": "000000000000",
+                "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "region": "us-east-1", "resources": [], "detail": {},
+            }),
             swept,
         ),
         Target::EvidenceDaily => (

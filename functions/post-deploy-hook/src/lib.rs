@@ -29,6 +29,7 @@ use aws_sdk_codedeploy::error::DisplayErrorContext;
 use aws_sdk_codedeploy::types::LifecycleEventStatus;
 use serde::Serialize;
 use tokio::time::Instant;
+use valdrix_shared::aws::Aws;
 use valdrix_shared::config::{self, RuntimeConfig, VarSet};
 
 pub use check::{CheckResult, Timeouts};
@@ -57,6 +58,8 @@ pub struct Checks {
     /// When every check must be over: the invocation's deadline less
     /// `timeouts.report_reserve`. `None`: only the per-check limit applies.
     pub deadline: Option<Instant>,
+    /// The process's one AWS configuration (the runtime secret's reads).
+    pub aws: Arc<Aws>,
 }
 
 impl Checks {
@@ -70,7 +73,14 @@ impl Checks {
             lambda: None,
             timeouts,
             deadline: None,
+            aws: Arc::default(),
         }
+    }
+
+    /// Read the runtime secret with this AWS configuration.
+    pub fn with_aws(mut self, aws: Arc<Aws>) -> Self {
+        self.aws = aws;
+        self
     }
 
     pub fn with_lambda(mut self, lambda: aws_sdk_lambda::Client) -> Self {
@@ -105,7 +115,7 @@ pub async fn run_checks(checks: &Checks, targets: &[Target], phase: Phase) -> Ve
     let (contract, config) = check::timed(
         CHECK_RUNTIME_CONTRACT,
         checks.budget(),
-        runtime_contract(&checks.env),
+        runtime_contract(&checks.env, &checks.aws),
     )
     .await;
     results.push(contract);
@@ -158,8 +168,8 @@ async fn run_event(
     check::timed(event.name, checks.budget(), run).await.0
 }
 
-async fn runtime_contract(env: &VarSet) -> Result<Arc<RuntimeConfig>, String> {
-    let config = config::load(env.clone(), None, chrono::Utc::now())
+async fn runtime_contract(env: &VarSet, aws: &Aws) -> Result<Arc<RuntimeConfig>, String> {
+    let config = config::load_with(env.clone(), None, chrono::Utc::now(), aws)
         .await
         .map_err(|violations| {
             // A violation names the variable and its rule, never the value.

@@ -72,7 +72,17 @@ async fn invoke(
     let state = &fake.state;
     let result: Result<Value, String> = match name.as_str() {
         DISPATCHER => {
-            let sender = NotifySender(state.clone());
+            let trigger: notification_dispatcher::Trigger = match serde_json::from_value(payload) {
+                Ok(trigger) => trigger,
+                Err(e) => {
+                    return (
+                        [("x-amz-function-error", "Unhandled")],
+                        axum::Json(json!({"errorType": "Runtime.UnmarshalError", "errorMessage": e.to_string()})),
+                    )
+                        .into_response();
+                }
+            };
+            let sender = NotifySender(state.notifying());
             let dead = StoreDeadLetters(state.store.clone());
             let dispatcher = Dispatcher {
                 store: state.store.as_ref(),
@@ -80,11 +90,11 @@ async fn invoke(
                 sender: &sender,
                 dead_letters: &dead,
             };
-            notification_dispatcher::handle(&dispatcher, &payload)
+            notification_dispatcher::handle(&dispatcher, &trigger)
                 .await
                 .map_err(|e| e.to_string())
         }
-        DAILY => Ok(evidence_daily::handle(state, &payload).await),
+        DAILY => Ok(evidence_daily::handle(&state.notifying(), None, &payload).await),
         INGEST => {
             let event: S3Event = match serde_json::from_value(payload) {
                 Ok(event) => event,
@@ -102,7 +112,7 @@ async fn invoke(
                     .region(aws_sdk_s3::config::Region::new("us-east-1"))
                     .build(),
             );
-            cost_ingest::handle(state, &s3, event)
+            cost_ingest::handle(&state.core(), &s3, event)
                 .await
                 .map_err(|e| e.to_string())
         }

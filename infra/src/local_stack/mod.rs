@@ -590,11 +590,11 @@ async fn seed(
     {
         eprintln!("{line}");
     }
-    crate::serve::seed_demo(&state)
+    crate::demo::seed(&state)
         .await
         .map_err(|e| format!("cannot create the demo tenant: {e}"))?;
     if let Some(s) = sandbox {
-        sandbox::configure_demo(&state, s)
+        crate::demo::point_at_sandbox(&state, s)
             .await
             .map_err(|e| format!("cannot configure the sandbox: {e}"))?;
     }

@@ -1,7 +1,7 @@
 //! The operator key of the admin routes: header `X-Admin-Key`, compared in
 //! constant time with `ADMIN_API_KEY`. No key configured means no access.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use http::HeaderName;
 use http::request::Parts;
 use secrecy::ExposeSecret;
@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::RuntimeConfig;
 use crate::http::ApiError;
-use crate::state::SharedState;
+use crate::state::Core;
 
 pub const ADMIN_KEY_HEADER: HeaderName = HeaderName::from_static("x-admin-key");
 
@@ -41,11 +41,15 @@ pub fn check_admin_key(config: &RuntimeConfig, presented: Option<&[u8]>) -> Resu
     }
 }
 
-impl FromRequestParts<SharedState> for AdminKey {
+impl<S> FromRequestParts<S> for AdminKey
+where
+    Core: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let presented = parts.headers.get(ADMIN_KEY_HEADER).map(|v| v.as_bytes());
-        check_admin_key(&state.config, presented).map(|()| AdminKey)
+        check_admin_key(&Core::from_ref(state).config, presented).map(|()| AdminKey)
     }
 }

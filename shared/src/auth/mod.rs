@@ -1,6 +1,7 @@
 //! Authentication (HS256 user JWTs, the admin key) and the role/tier
 //! extractors. Handlers take [`CurrentUser`], [`AdminOrOwner`], [`Owner`] or
-//! [`AdminKey`] as arguments; the state is [`SharedState`](crate::state::SharedState).
+//! [`AdminKey`] as arguments, under any state that gives a
+//! [`Core`](crate::state::Core).
 
 mod admin_key;
 mod jwt;

@@ -4,14 +4,14 @@
 
 use std::ops::Deref;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use http::header::AUTHORIZATION;
 use http::request::Parts;
 
 use super::jwt::{INVALID_TOKEN, verify_bearer};
 use crate::config::RuntimeConfig;
 use crate::http::ApiError;
-use crate::state::SharedState;
+use crate::state::Core;
 use crate::store::Store;
 use crate::tenancy::{Role, Tier};
 use crate::tenancy::{get_membership, get_tenant};
@@ -105,10 +105,14 @@ pub fn tier_name(tier: Tier) -> &'static str {
     }
 }
 
-impl FromRequestParts<SharedState> for CurrentUser {
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    Core: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         // Several extractors in one handler resolve the caller once.
         if let Some(user) = parts.extensions.get::<CurrentUser>() {
             return Ok(user.clone());
@@ -121,7 +125,8 @@ impl FromRequestParts<SharedState> for CurrentUser {
                     .map_err(|_| ApiError::Unauthorized(INVALID_TOKEN.into()))?,
             ),
         };
-        let user = resolve_user(state.store.as_ref(), &state.config, authorization).await?;
+        let core = Core::from_ref(state);
+        let user = resolve_user(core.store.as_ref(), &core.config, authorization).await?;
         parts.extensions.insert(user.clone());
         Ok(user)
     }
@@ -137,13 +142,14 @@ pub struct Owner(pub CurrentUser);
 
 macro_rules! role_extractor {
     ($name:ident, $min:expr) => {
-        impl FromRequestParts<SharedState> for $name {
+        impl<S> FromRequestParts<S> for $name
+        where
+            Core: FromRef<S>,
+            S: Send + Sync,
+        {
             type Rejection = ApiError;
 
-            async fn from_request_parts(
-                parts: &mut Parts,
-                state: &SharedState,
-            ) -> Result<Self, ApiError> {
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
                 let user = CurrentUser::from_request_parts(parts, state).await?;
                 require_role(&user, $min)?;
                 Ok(Self(user))

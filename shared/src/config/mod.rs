@@ -2,6 +2,7 @@
 //! [`RuntimeConfig`], validated all at once (see `docs/production_env_checklist.md`).
 
 mod checks;
+pub mod process;
 mod rules;
 pub mod source;
 pub mod vars;
@@ -88,6 +89,15 @@ pub enum StoreUrl {
     Sqlite { path: String },
 }
 
+impl StoreUrl {
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Self::DynamoDb { .. } => "dynamodb://",
+            Self::Sqlite { .. } => "sqlite://",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LlmProvider {
@@ -170,6 +180,13 @@ pub struct RuntimeConfig {
     /// Slack and GitHub API bases other than the vendors' (local fakes only).
     pub slack_api_url: Option<url::Url>,
     pub github_api_url: Option<url::Url>,
+    /// Where compliance packs go (the functions that export need it).
+    pub pack_bucket: Option<String>,
+    /// Where dead policy deliveries go (the dispatcher needs it).
+    pub dead_letter_queue_url: Option<url::Url>,
+    /// The KMS key the audit checkpoints are signed with (the functions that
+    /// sign need it).
+    pub audit_signing_key: Option<String>,
 }
 
 impl fmt::Debug for RuntimeConfig {
@@ -185,6 +202,9 @@ impl fmt::Debug for RuntimeConfig {
             .field("allow_private_outbound", &self.allow_private_outbound)
             .field("slack_api_url", &self.slack_api_url)
             .field("github_api_url", &self.github_api_url)
+            .field("pack_bucket", &self.pack_bucket)
+            .field("dead_letter_queue_url", &self.dead_letter_queue_url)
+            .field("audit_signing_key", &self.audit_signing_key)
             .finish_non_exhaustive()
     }
 }
@@ -223,14 +243,25 @@ impl RuntimeConfig {
 /// Read the process env (and the runtime secret when one is named), then
 /// validate. `environment` overrides `ENVIRONMENT` when given.
 pub async fn load(
+    vars: VarSet,
+    environment: Option<Environment>,
+    now: DateTime<Utc>,
+) -> Result<RuntimeConfig, Vec<Violation>> {
+    load_with(vars, environment, now, &crate::aws::Aws::default()).await
+}
+
+/// [`load`] with the process's one AWS configuration (a function's cold
+/// start reads the secret and opens its clients with the same one).
+pub async fn load_with(
     mut vars: VarSet,
     environment: Option<Environment>,
     now: DateTime<Utc>,
+    aws: &crate::aws::Aws,
 ) -> Result<RuntimeConfig, Vec<Violation>> {
     if let Some(env) = environment {
         vars.set(vars::ENVIRONMENT, env.as_str());
     }
-    if let Err(violation) = source::merge_runtime_secret(&mut vars).await {
+    if let Err(violation) = source::merge_runtime_secret(&mut vars, aws).await {
         // Still validate what env holds, so the operator sees every problem at once.
         let mut all = vec![violation];
         if let Err(more) = validate(&vars, now) {

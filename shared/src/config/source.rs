@@ -140,12 +140,14 @@ pub fn parse_secret_json(text: &str) -> Result<VarSet, Violation> {
 /// Read the runtime secret named by `VALDRIX_RUNTIME_SECRET_ARN`, when set, and
 /// fill what `vars` leaves unset. A secret that cannot be read or parsed is a
 /// violation, never a silent fallback to env alone.
-pub async fn merge_runtime_secret(vars: &mut VarSet) -> Result<(), Violation> {
+pub async fn merge_runtime_secret(
+    vars: &mut VarSet,
+    aws: &crate::aws::Aws,
+) -> Result<(), Violation> {
     let Some(arn) = vars.get(VALDRIX_RUNTIME_SECRET_ARN).map(str::to_owned) else {
         return Ok(());
     };
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let client = aws_sdk_secretsmanager::Client::new(aws.config().await);
     // A pinned version: a changed secret reaches the functions only through
     // a deployment (new versions, the hook), never at a random cold start.
     let version = vars.get(VALDRIX_RUNTIME_SECRET_VERSION).map(str::to_owned);

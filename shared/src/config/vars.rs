@@ -61,6 +61,9 @@ pub const VALDRIX_RUNTIME_SECRET_VERSION: &str = "VALDRIX_RUNTIME_SECRET_VERSION
 pub const VALDRIX_ALLOW_PRIVATE_OUTBOUND: &str = "VALDRIX_ALLOW_PRIVATE_OUTBOUND";
 pub const VALDRIX_SLACK_API_URL: &str = "VALDRIX_SLACK_API_URL";
 pub const VALDRIX_GITHUB_API_URL: &str = "VALDRIX_GITHUB_API_URL";
+pub const VALDRIX_PACK_BUCKET: &str = "VALDRIX_PACK_BUCKET";
+pub const VALDRIX_DEAD_LETTER_QUEUE_URL: &str = "VALDRIX_DEAD_LETTER_QUEUE_URL";
+pub const VALDRIX_AUDIT_SIGNING_KEY: &str = "VALDRIX_AUDIT_SIGNING_KEY";
 
 /// Operator-level integration variables that strict SaaS mode forbids: tenants
 /// configure their integrations in the product, never through process env.
@@ -177,6 +180,18 @@ pub const KNOWN: &[KnownVar] = &[
     plain(
         VALDRIX_GITHUB_API_URL,
         "development only: GitHub REST API base URL (a local fake); unset: https://api.github.com/",
+    ),
+    plain(
+        VALDRIX_PACK_BUCKET,
+        "S3 bucket compliance packs are written to (compliance-export needs it; the template sets it)",
+    ),
+    plain(
+        VALDRIX_DEAD_LETTER_QUEUE_URL,
+        "SQS queue URL of dead policy deliveries (notification-dispatcher needs it; the template sets it)",
+    ),
+    plain(
+        VALDRIX_AUDIT_SIGNING_KEY,
+        "KMS key ARN the audit checkpoints are signed with (compliance-export, evidence-daily and notification-dispatcher need it; the template sets it)",
     ),
 ];
 

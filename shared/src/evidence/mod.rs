@@ -2,9 +2,12 @@
 //! an audit event (hash-chained, redacted) with an `EVIDENCE#<seq>` index entry
 //! written in the same transaction, so listing pages through evidence alone.
 
+#[cfg(feature = "outbound")]
 mod check;
+#[cfg(feature = "outbound")]
 pub mod passive;
 
+#[cfg(feature = "outbound")]
 pub use check::{ChannelCheck, Checker, Probe};
 
 use futures::stream::{self, StreamExt};
@@ -152,6 +155,7 @@ pub struct RecordedRun {
 impl CheckRecord {
     /// A channel's check from its targets' results: passed only when every
     /// target succeeded; `verb` says what success meant ("succeeded", "healthy").
+    #[cfg(feature = "outbound")]
     pub fn from_results(
         channel: &str,
         results: &[crate::notify::TargetResult],

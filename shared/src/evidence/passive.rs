@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{CheckRecord, CheckStatus, Checker, Probe, Recorder};
 use crate::audit::{Actor, AuditLog};
 use crate::notify::Channel;
-use crate::state::SharedState;
+use crate::state::Notifying;
 use crate::tenancy;
 
 #[derive(Debug, Default, Serialize)]
@@ -22,7 +22,7 @@ pub struct PassiveReport {
 
 /// One tenant's passive run: the post-deploy hook's check of the daily
 /// run's event path (the smoke tenant), sending nothing visible either.
-pub async fn run_one(state: &SharedState, tenant_id: &str) -> PassiveReport {
+pub async fn run_one(state: &Notifying, tenant_id: &str) -> PassiveReport {
     let mut report = PassiveReport {
         tenants: 1,
         ..PassiveReport::default()
@@ -47,17 +47,18 @@ fn tally(report: &mut PassiveReport, records: &[CheckRecord]) {
     }
 }
 
-pub async fn run_all(state: &SharedState) -> PassiveReport {
+pub async fn run_all(state: &Notifying) -> PassiveReport {
     let mut report = PassiveReport::default();
     let mut cursor = None;
     loop {
-        let (ids, next) = match tenancy::list_tenant_ids(state.store.as_ref(), 100, cursor).await {
-            Ok(page) => page,
-            Err(e) => {
-                tracing::error!(error = %e, "passive run: cannot list tenants");
-                return report;
-            }
-        };
+        let (ids, next) =
+            match tenancy::list_tenant_ids(state.core.store.as_ref(), 100, cursor).await {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::error!(error = %e, "passive run: cannot list tenants");
+                    return report;
+                }
+            };
         for id in ids {
             report.tenants += 1;
             match run_tenant(state, &id).await {
@@ -75,16 +76,16 @@ pub async fn run_all(state: &SharedState) -> PassiveReport {
     }
 }
 
-async fn run_tenant(state: &SharedState, tenant_id: &str) -> Result<Vec<CheckRecord>, String> {
-    let tenant = tenancy::get_tenant(state.store.as_ref(), tenant_id)
+async fn run_tenant(state: &Notifying, tenant_id: &str) -> Result<Vec<CheckRecord>, String> {
+    let tenant = tenancy::get_tenant(state.core.store.as_ref(), tenant_id)
         .await
         .map_err(|e| e.to_string())?
         .ok_or("tenant vanished")?;
-    let (settings, _) = crate::settings::load(state.store.as_ref(), tenant_id)
+    let (settings, _) = crate::settings::load(state.core.store.as_ref(), tenant_id)
         .await
         .map_err(|e| e.to_string())?;
     let checker = Checker {
-        config: &state.config,
+        config: &state.core.config,
         keys: &state.keys,
         integrations: &state.integrations,
     };
@@ -98,7 +99,10 @@ async fn run_tenant(state: &SharedState, tenant_id: &str) -> Result<Vec<CheckRec
         records.push(done.record(channel, Probe::Passive, tenant.tier));
     }
     let run_id = uuid::Uuid::new_v4().to_string();
-    let audit = AuditLog::new(state.store.clone(), state.audit.redactor().with(&secrets));
+    let audit = AuditLog::new(
+        state.core.store.clone(),
+        state.core.audit.redactor().with(&secrets),
+    );
     let recorder = Recorder {
         audit: &audit,
         tenant_id,

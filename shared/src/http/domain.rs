@@ -99,6 +99,7 @@ impl From<crate::settings::UpdateError> for ApiError {
     }
 }
 
+#[cfg(feature = "exports")]
 impl From<crate::exports::ExportError> for ApiError {
     fn from(err: crate::exports::ExportError) -> Self {
         use crate::exports::ExportError;

@@ -16,6 +16,7 @@ use axum::Router;
 use axum::middleware::{from_fn, map_response};
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::map_response_body::MapResponseBodyLayer;
 
 use crate::config::RuntimeConfig;
 
@@ -47,7 +48,9 @@ where
             .layer(from_fn(trace::trace))
             .layer(cors::layer(&config.cors_origins))
             .layer(map_response(normalize::normalize))
-            .layer(from_fn(panic::catch_panic))
+            // CatchPanic answers its own body type; the layers above read axum's.
+            .layer(MapResponseBodyLayer::new(axum::body::Body::new))
+            .layer(panic::layer())
             .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES)),
     )
 }

@@ -11,7 +11,9 @@
 //! is a hash of its natural key, so ingesting the same file twice writes the
 //! same items.
 
+#[cfg(feature = "ingest")]
 pub mod ingest;
+#[cfg(feature = "ingest")]
 mod lines;
 mod model;
 pub mod remediation;

@@ -3,7 +3,7 @@
 //! fan-out.
 //!
 //! - [`Integrations`]: the outbound client and vendor endpoints, built once per
-//!   cold start and kept in [`AppState`];
+//!   cold start (feature `outbound`, as everything that calls out);
 //! - [`resolve`] (and [`slack_target`], [`jira_target`], [`workflow_targets`]):
 //!   a tenant's settings to ready-to-call [`Target`]s, or [`NotConfigured`]
 //!   saying exactly what is missing;
@@ -11,80 +11,28 @@
 //!   [`TargetResult`] each; [`passive_check`]: a check that sends no message;
 //! - [`test_notification`]: the clearly labelled `<channel>.connectivity_test` event.
 
+#[cfg(feature = "outbound")]
+mod integrations;
+#[cfg(feature = "outbound")]
 mod resolve;
+#[cfg(feature = "outbound")]
 mod send;
 
+#[cfg(feature = "outbound")]
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::config::RuntimeConfig;
-use crate::outbound::vendor::{Endpoints, Notification};
-use crate::outbound::{Outbound, Policy, Timeouts};
-use crate::state::{AppState, SharedState};
-use crate::store::DynStore;
+#[cfg(feature = "outbound")]
+use crate::outbound::vendor::Notification;
 use crate::tenancy::Tier;
 
+#[cfg(feature = "outbound")]
+pub use integrations::Integrations;
+#[cfg(feature = "outbound")]
 pub use resolve::{NotConfigured, Target, jira_target, resolve, slack_target, workflow_targets};
+#[cfg(feature = "outbound")]
 pub use send::{RunOutcome, TargetResult, deliver, passive_check, send};
-
-/// The outbound client and the vendor API endpoints every integration call uses.
-#[derive(Clone)]
-pub struct Integrations {
-    pub client: Outbound,
-    pub endpoints: Endpoints,
-}
-
-impl std::fmt::Debug for Integrations {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Integrations")
-            .field("policy", &self.client.policy())
-            .field("endpoints", &self.endpoints)
-            .finish()
-    }
-}
-
-impl Integrations {
-    /// The vendors' endpoints (or the contract's development overrides,
-    /// `VALDRIX_SLACK_API_URL` / `VALDRIX_GITHUB_API_URL`) and default
-    /// timeouts; the SSRF policy from the contract ([`Policy::from_config`]).
-    pub fn from_config(config: &RuntimeConfig) -> Self {
-        let mut endpoints = Endpoints::default();
-        if let Some(url) = &config.slack_api_url {
-            endpoints.slack_api = url.clone();
-        }
-        if let Some(url) = &config.github_api_url {
-            endpoints.github_api = url.clone();
-        }
-        Self::with(config, endpoints, Timeouts::default())
-    }
-
-    /// Other endpoints (local fake receivers) or timeouts. The SSRF policy still
-    /// comes only from the contract: reaching a loopback fake needs
-    /// `VALDRIX_ALLOW_PRIVATE_OUTBOUND`, which staging and production refuse.
-    pub fn with(config: &RuntimeConfig, endpoints: Endpoints, timeouts: Timeouts) -> Self {
-        let client = Outbound::new(Policy::from_config(config), timeouts)
-            .expect("the outbound HTTP client builds (rustls, no system dependencies)");
-        Self { client, endpoints }
-    }
-}
-
-impl AppState {
-    /// [`AppState::new`] with `integrations` in place of the production ones
-    /// (`valdrix serve --sandbox`, tests).
-    pub fn with_integrations(
-        config: Arc<RuntimeConfig>,
-        store: DynStore,
-        integrations: Integrations,
-    ) -> SharedState {
-        let mut state = AppState::new(config, store);
-        Arc::get_mut(&mut state)
-            .expect("a freshly built state has no other owner")
-            .integrations = integrations;
-        state
-    }
-}
 
 /// What a tenant asks to be notified through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -188,6 +136,7 @@ pub fn test_event_type(channel: Channel) -> &'static str {
     }
 }
 
+#[cfg(feature = "outbound")]
 /// The connectivity-test event for `channel`: clearly labelled, no user data
 /// (no email), `run_id` as its request id and idempotency key (so a webhook
 /// receiver sees it as `webhook-id`).
@@ -237,6 +186,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "outbound")]
     fn test_event_is_labelled_and_carries_the_run_id() {
         let n = test_notification(Channel::Jira, "acme", "run-1");
         assert_eq!(n.event_type, "jira.connectivity_test");

@@ -4,6 +4,7 @@
 //! download route, signed with an HMAC key derived from the config's keys).
 
 mod local;
+#[cfg(feature = "s3")]
 mod s3;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use local::{DOWNLOAD_PATH, LocalDirStore, signing_key};
+#[cfg(feature = "s3")]
 pub use s3::{MIN_PART_SIZE, S3ObjectStore};
 
 #[derive(Debug, thiserror::Error)]

@@ -129,6 +129,7 @@ impl Outbound {
         timeouts: Timeouts,
         lookup: Arc<dyn Lookup>,
     ) -> Result<Self, BuildError> {
+        crate::tls::install_provider();
         let http = reqwest::Client::builder()
             .use_rustls_tls()
             .https_only(!policy.allow_http)

@@ -7,12 +7,17 @@
 //! - [`webhook_sig`]: Standard Webhooks signing for generic webhooks;
 //! - [`vendor`]: one plain async fn per vendor API call, all returning a [`CallResult`].
 
+#[cfg(feature = "outbound")]
 pub mod call_result;
+#[cfg(feature = "outbound")]
 pub mod client;
 pub mod ssrf;
+#[cfg(feature = "outbound")]
 pub mod vendor;
 pub mod webhook_sig;
 
+#[cfg(feature = "outbound")]
 pub use call_result::{CallResult, Retryability};
+#[cfg(feature = "outbound")]
 pub use client::{Kind, MAX_RESPONSE_BYTES, Outbound, Reply, Timeouts};
 pub use ssrf::{Policy, Refusal};

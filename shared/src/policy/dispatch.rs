@@ -106,14 +106,11 @@ impl Dispatcher<'_> {
         delivery.status = DeliveryStatus::InFlight;
         delivery.due_at = Some(now + CLAIM_SECONDS);
         delivery.claims += 1;
-        let claim = vec![
-            WriteOp::Put {
-                item: to_item(&pk, &delivery_sk(channel), version + 1, &delivery),
-                condition: Condition::VersionEquals(version),
-            },
-            due::entry_delete(&old_due),
-            due::entry_put(&delivery),
-        ];
+        let mut claim = vec![WriteOp::Put {
+            item: to_item(&pk, &delivery_sk(channel), version + 1, &delivery),
+            condition: Condition::VersionEquals(version),
+        }];
+        claim.extend(due::entry_move(&old_due, &delivery));
         match self.store.transact(claim).await {
             Ok(()) => {}
             Err(
@@ -211,15 +208,15 @@ impl Dispatcher<'_> {
             }
         }
         let pk = event_pk(&delivery.event_id);
-        let mut ops = vec![
-            WriteOp::Put {
-                item: to_item(&pk, &delivery_sk(delivery.channel), version + 1, &delivery),
-                condition: Condition::VersionEquals(version),
-            },
-            due::entry_delete(&claimed),
-        ];
+        let mut ops = vec![WriteOp::Put {
+            item: to_item(&pk, &delivery_sk(delivery.channel), version + 1, &delivery),
+            condition: Condition::VersionEquals(version),
+        }];
+        // A retry whose backoff lands on the claim's second keeps its entry.
         if step == Step::Retrying {
-            ops.push(due::entry_put(&delivery));
+            ops.extend(due::entry_move(&claimed, &delivery));
+        } else {
+            ops.push(due::entry_delete(&claimed));
         }
         let audit_event = NewEvent {
             tenant_id: delivery.tenant_id.clone(),

@@ -31,6 +31,18 @@ pub fn entry_put(delivery: &Delivery) -> WriteOp {
     }
 }
 
+/// Move `from`'s entry to `to`'s due time: nothing when both fall on the
+/// same second (one transaction may not touch a key twice; the entry stays).
+pub fn entry_move(from: &Delivery, to: &Delivery) -> Vec<WriteOp> {
+    if from.due_at.unwrap_or(0) == to.due_at.unwrap_or(0)
+        && from.event_id == to.event_id
+        && from.channel == to.channel
+    {
+        return Vec::new();
+    }
+    vec![entry_delete(from), entry_put(to)]
+}
+
 pub fn entry_delete(delivery: &Delivery) -> WriteOp {
     WriteOp::Delete {
         pk: PK.into(),

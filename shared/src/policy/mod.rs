@@ -9,16 +9,24 @@
 //! `pending → in_flight → delivered | retrying → … → dead`.
 
 mod accept;
+#[cfg(feature = "outbound")]
 pub mod deadletter;
+#[cfg(feature = "outbound")]
 pub mod dispatch;
 pub mod due;
+#[cfg(all(feature = "outbound", feature = "http"))]
+pub mod inline;
 mod model;
 pub mod redrive;
+#[cfg(feature = "outbound")]
 pub mod send;
 
 use serde::{Deserialize, Serialize};
 
 pub use accept::{AcceptError, Accepted, EventState, accept, load_state, targets};
+
+/// The route policy decisions are posted to.
+pub const EVENTS_PATH: &str = "/api/v1/policy/events";
 pub use model::{Decision, PolicyEvent, PolicyEventInput};
 
 pub fn event_pk(event_id: &str) -> String {
@@ -137,5 +145,18 @@ mod tests {
         assert!(delivery(3, &["permanent_failure"]).may_have_reached());
         // Stored before claims were counted: only the attempts say.
         assert!(!delivery(0, &[]).may_have_reached());
+    }
+
+    /// A transaction may touch a key once: moving a due entry to the second
+    /// it is already at writes nothing (a backoff equal to the claim time).
+    #[test]
+    fn a_due_entry_moved_to_its_own_second_is_left_alone() {
+        let mut from = delivery(1, &[]);
+        from.due_at = Some(1_000);
+        let mut to = from.clone();
+        to.due_at = Some(1_000);
+        assert!(due::entry_move(&from, &to).is_empty());
+        to.due_at = Some(1_060);
+        assert_eq!(due::entry_move(&from, &to).len(), 2);
     }
 }

@@ -12,7 +12,7 @@ use crate::notify;
 use crate::outbound::CallResult;
 use crate::outbound::vendor::Notification;
 use crate::settings;
-use crate::state::SharedState;
+use crate::state::Notifying;
 
 /// What every channel receives for a policy decision.
 pub fn notification(event: &PolicyEvent, delivery: &Delivery) -> Notification {
@@ -42,13 +42,14 @@ pub fn notification(event: &PolicyEvent, delivery: &Delivery) -> Notification {
     }
 }
 
-pub struct NotifySender(pub SharedState);
+/// Sends through the integrations, reading the tenant's settings at send time.
+pub struct NotifySender(pub Notifying);
 
 #[async_trait]
 impl Sender for NotifySender {
     async fn send(&self, event: &PolicyEvent, delivery: &Delivery) -> CallResult {
         let state = &self.0;
-        let settings = match settings::load(state.store.as_ref(), &delivery.tenant_id).await {
+        let settings = match settings::load(state.core.store.as_ref(), &delivery.tenant_id).await {
             Ok((s, _)) => s,
             Err(e) => {
                 tracing::error!(error = %e, "settings unreadable for a delivery");
@@ -60,7 +61,7 @@ impl Sender for NotifySender {
         let targets = notify::resolve(
             delivery.channel.channel(),
             &settings,
-            &state.config,
+            &state.core.config,
             &state.keys,
             &delivery.tenant_id,
         );
@@ -71,45 +72,5 @@ impl Sender for NotifySender {
             return CallResult::bad_config("the target is no longer configured for this tenant");
         };
         notify::deliver(&state.integrations, &target, &notification(event, delivery)).await
-    }
-}
-
-/// Dispatch the given deliveries now, in this process (`valdrix serve`).
-pub async fn dispatch_inline(state: SharedState, event_id: String, channels: Vec<super::Channel>) {
-    let sender = NotifySender(state.clone());
-    let dead = super::deadletter::StoreDeadLetters(state.store.clone());
-    let dispatcher = super::dispatch::Dispatcher {
-        store: state.store.as_ref(),
-        audit: &state.audit,
-        sender: &sender,
-        dead_letters: &dead,
-    };
-    let deliveries = channels
-        .into_iter()
-        .map(|c| (event_id.clone(), c))
-        .collect();
-    let now = chrono::Utc::now().timestamp();
-    for (event_id, channel, step) in dispatcher.process_all(deliveries, now).await {
-        if let Err(e) = step {
-            tracing::error!(event_id, channel = channel.as_str(), error = %e, "inline dispatch failed; the sweep will retry");
-        }
-    }
-}
-
-/// Sweep the due index every `every` (`valdrix serve`): retries and lapsed claims.
-pub async fn sweep_forever(state: SharedState, every: std::time::Duration) {
-    let sender = NotifySender(state.clone());
-    let dead = super::deadletter::StoreDeadLetters(state.store.clone());
-    let dispatcher = super::dispatch::Dispatcher {
-        store: state.store.as_ref(),
-        audit: &state.audit,
-        sender: &sender,
-        dead_letters: &dead,
-    };
-    loop {
-        tokio::time::sleep(every).await;
-        if let Err(e) = dispatcher.sweep(chrono::Utc::now().timestamp()).await {
-            tracing::error!(error = %e, "delivery sweep failed");
-        }
     }
 }

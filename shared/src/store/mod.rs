@@ -8,10 +8,13 @@
 //! numbers, booleans, null, arrays and objects map to DynamoDB's S, N, BOOL,
 //! NULL, L and M. Exact decimals (money) are stored as strings, never numbers.
 
+#[cfg(any(feature = "dynamodb", feature = "sqlite"))]
 mod check;
 pub mod codec;
 mod cursor;
+#[cfg(feature = "dynamodb")]
 pub mod dynamo;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -22,7 +25,9 @@ use serde_json::{Map, Value};
 use crate::config::StoreUrl;
 
 pub use cursor::Cursor;
+#[cfg(feature = "dynamodb")]
 pub use dynamo::DynamoStore;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 /// One stored item: a JSON object holding at least `pk` and `sk`.
@@ -158,6 +163,7 @@ pub type DynStore = Arc<dyn Store>;
 /// where creating it is allowed, e.g. `valdrix serve` and tests).
 pub async fn open(url: &StoreUrl) -> Result<DynStore, StoreError> {
     match url {
+        #[cfg(feature = "sqlite")]
         StoreUrl::Sqlite { path } => {
             let path = path.clone();
             let store = tokio::task::spawn_blocking(move || SqliteStore::open(path))
@@ -165,6 +171,7 @@ pub async fn open(url: &StoreUrl) -> Result<DynStore, StoreError> {
                 .map_err(|_| StoreError::Unavailable("sqlite open task failed".into()))??;
             Ok(Arc::new(store))
         }
+        #[cfg(feature = "dynamodb")]
         StoreUrl::DynamoDb {
             table,
             endpoint,
@@ -172,5 +179,10 @@ pub async fn open(url: &StoreUrl) -> Result<DynStore, StoreError> {
         } => Ok(Arc::new(
             DynamoStore::connect(table, endpoint.as_deref(), region.as_deref()).await,
         )),
+        #[allow(unreachable_patterns)]
+        other => Err(StoreError::Invalid(format!(
+            "{} stores are not built into this binary",
+            other.scheme()
+        ))),
     }
 }

@@ -10,9 +10,6 @@ use tokio::sync::OnceCell;
 
 use super::signer::{KEY_SPEC, PublicKey, SIGNING_ALGORITHM, SignError, Signer};
 
-/// The env var naming the key (its ARN; template.yaml sets it).
-pub const KEY_VAR: &str = "VALDRIX_AUDIT_SIGNING_KEY";
-
 pub struct KmsSigner {
     client: Client,
     key_id: String,
@@ -27,14 +24,6 @@ impl KmsSigner {
             key_id: key_id.into(),
             public: OnceCell::new(),
         }
-    }
-
-    /// The key named by [`KEY_VAR`], with the default AWS configuration.
-    pub async fn from_env() -> Result<Self, SignError> {
-        let key_id = std::env::var(KEY_VAR)
-            .map_err(|_| SignError::Unavailable(format!("{KEY_VAR} is not set")))?;
-        let config = aws_config::load_from_env().await;
-        Ok(Self::new(Client::new(&config), key_id))
     }
 }
 

@@ -220,7 +220,7 @@ impl DynamoStore {
 }
 
 fn env_set(name: &str) -> bool {
-    std::env::var_os(name).is_some_and(|v| !v.is_empty())
+    crate::config::process::get(name).is_some()
 }
 
 fn built<T>(result: Result<T, BuildError>) -> Result<T, StoreError> {

@@ -1,0 +1,101 @@
+//! Each function links only what it uses (docs/adr/0010): its dependency tree
+//! as a release build of that function alone resolves it (`cargo tree -p
+//! <function> -e normal`, no build), held to the rules below. A function that
+//! gains a capability it does not call, or a crate that brings a second TLS
+//! provider, fails here by name.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+fn functions() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("functions"))
+        .expect("read functions/")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The crates of `function`'s normal dependency tree, by name.
+fn tree(function: &str) -> BTreeSet<String> {
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .current_dir(root())
+        .args([
+            "tree",
+            "--locked",
+            "--offline",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .args(["--format", "{p}", "-p", function]);
+    // cargo set these for this test; the tree must be the release build's.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("CARGO_FEATURE_") || name == "CARGO_PRIMARY_PACKAGE" {
+            cargo.env_remove(name);
+        }
+    }
+    let out = cargo.output().expect("run cargo tree");
+    assert!(
+        out.status.success(),
+        "cargo tree -p {function}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_function_links_only_the_capabilities_it_uses() {
+    // The crates only some functions may link, and which.
+    let allowed: [(&str, &[&str]); 6] = [
+        ("rusqlite", &[]),
+        ("zip", &["compliance-export"]),
+        ("aws-sdk-s3", &["compliance-export", "cost-ingest"]),
+        ("csv", &["compliance-export", "cost-ingest"]),
+        (
+            "reqwest",
+            &[
+                "evidence",
+                "evidence-daily",
+                "notification-dispatcher",
+                "notification-test",
+                "post-deploy-hook",
+            ],
+        ),
+        ("ring", &[]),
+    ];
+    let mut wrong = Vec::new();
+    for function in functions() {
+        let crates = tree(&function);
+        assert!(
+            crates.contains("valdrix-shared"),
+            "{function} has no valdrix-shared"
+        );
+        for (krate, only) in allowed {
+            if crates.contains(krate) && !only.contains(&function.as_str()) {
+                wrong.push(format!("{function} links {krate}"));
+            }
+        }
+        if !crates.contains("aws-lc-rs") {
+            wrong.push(format!(
+                "{function} links no aws-lc-rs (the tree's one TLS provider)"
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "capabilities linked where unused:\n{}",
+        wrong.join("\n")
+    );
+}
