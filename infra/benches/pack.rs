@@ -17,6 +17,7 @@ mod common;
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use serde_json::json;
+use valdrix_shared::audit::checkpoint::local::LocalSigner;
 use valdrix_shared::audit::{Actor, tenant_pk};
 use valdrix_shared::exports::{PackRequest, build_pack, options};
 use valdrix_shared::ledger::{Decimal, LedgerRow, Lifecycle, ingest::ingest, ledger_sk, line_id};
@@ -219,7 +220,8 @@ async fn main() {
         .create("packs/bench.zip", "application/zip")
         .await
         .unwrap();
-    let result = build_pack(&state.store, &state.audit, &req, upload.as_mut())
+    let signer = LocalSigner::open_or_create(&dir.join("audit-signing-key.p8")).unwrap();
+    let result = build_pack(&state.store, &state.audit, &signer, &req, upload.as_mut())
         .await
         .unwrap();
     upload.finish().await.unwrap();

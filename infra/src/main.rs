@@ -19,6 +19,7 @@ mod smoke;
 mod stack_outputs;
 mod validate_env;
 mod verify_audit;
+mod verify_pack;
 
 use std::process::ExitCode;
 
@@ -47,6 +48,8 @@ enum Command {
     RotateSecrets,
     /// Walk a tenant's audit chain and report the first broken link.
     VerifyAudit(verify_audit::Args),
+    /// Check a compliance pack offline: files, chain, signed checkpoints.
+    VerifyPack(verify_pack::Args),
     /// Run the checklist's post-deploy smoke tests against a base URL.
     Smoke(smoke::Args),
     /// Ingest a local FOCUS cost file (CSV or gzip) into a tenant's ledger.
@@ -69,6 +72,7 @@ async fn main() -> ExitCode {
         Command::RedriveDeliveries(args) => redrive::run(args).await,
         Command::RotateSecrets => rotate_secrets::run().await,
         Command::VerifyAudit(args) => verify_audit::run(args).await,
+        Command::VerifyPack(args) => verify_pack::run(args),
         Command::Smoke(args) => smoke::run(args).await,
         Command::IngestCosts(args) => ingest_costs::run(args).await,
         Command::LocalStack(args) => local_stack::run(args).await,

@@ -2,7 +2,8 @@
 //! on the suite's DynamoDB Local and moto (`infra/emulators.sh start`), with the
 //! function binaries of this build, then: `valdrix smoke` (the policy event
 //! through the table's stream to the dispatcher), a cost file put in the ingest
-//! bucket reaching the ledger and the pack's FOCUS export, the evidence-daily
+//! bucket reaching the ledger and the pack's FOCUS export (the pack signed with
+//! the template's KMS key, on moto, and verified), the evidence-daily
 //! schedule, the post-deploy hook (Succeeded, and Failed once the table is
 //! gone), and a cold start on a broken runtime secret reported on the Runtime
 //! API's init-error route.
@@ -315,6 +316,10 @@ async fn the_deployed_shape_runs_locally() {
         focus.contains(&resource),
         "{resource} not in the FOCUS export:\n{focus}"
     );
+    // Signed through KMS (moto's key from the template's AWS::KMS::Key): its proof holds.
+    let proof = valdrix_shared::exports::verify_pack(std::io::Cursor::new(zip.to_vec()), None)
+        .unwrap_or_else(|f| panic!("{}", stack.fail(&format!("the pack does not verify: {f}"))));
+    assert!(proof.checkpoints_checked >= 1, "{proof:?}");
 
     // 3. The evidence-daily schedule adds evidence (by the system actor).
     let evidence = eventually(30, || {

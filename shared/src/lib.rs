@@ -9,6 +9,7 @@ pub mod auth;
 pub mod aws;
 pub mod config;
 pub mod crypto;
+pub mod deadline;
 pub mod evidence;
 #[cfg(feature = "exports")]
 pub mod exports;

@@ -19,7 +19,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::{get, post};
 use valdrix_shared::objects::{DOWNLOAD_PATH, DynObjectStore, LocalDirStore, signing_key};
-use valdrix_shared::state::{Core, PackStore};
+use valdrix_shared::state::{Core, PackSigner, PackStore};
 
 pub use pack::PACK_PATH;
 pub use remediation::REMEDIATIONS_PATH;
@@ -30,6 +30,7 @@ where
     S: Clone + Send + Sync + 'static,
     Core: FromRef<S>,
     PackStore: FromRef<S>,
+    PackSigner: FromRef<S>,
 {
     Router::new()
         .route(PACK_PATH, get(pack::compliance_pack))

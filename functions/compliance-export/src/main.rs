@@ -8,6 +8,7 @@ async fn main() -> Result<(), Error> {
     let state = Exporting {
         core: boot.core().await?,
         objects: boot.pack_store().await?,
+        signer: boot.audit_signer().await?,
     };
     let config = state.core.config.clone();
     run(valdrix_shared::http::layers(

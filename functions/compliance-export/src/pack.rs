@@ -13,7 +13,7 @@ use valdrix_shared::audit::Actor;
 use valdrix_shared::auth::{Owner, require_tier, tier_name};
 use valdrix_shared::exports::{ExportRequest, export_pack, options};
 use valdrix_shared::http::{ApiError, RequestId};
-use valdrix_shared::state::{Core, PackStore};
+use valdrix_shared::state::{Core, PackSigner, PackStore};
 use valdrix_shared::tenancy::Tier;
 
 pub const PACK_PATH: &str = "/api/v1/audit/compliance-pack";
@@ -21,6 +21,7 @@ pub const PACK_PATH: &str = "/api/v1/audit/compliance-pack";
 pub(crate) async fn compliance_pack(
     State(state): State<Core>,
     State(PackStore(objects)): State<PackStore>,
+    State(PackSigner(signer)): State<PackSigner>,
     Owner(user): Owner,
     request_id: RequestId,
     RawQuery(query): RawQuery,
@@ -49,7 +50,16 @@ pub(crate) async fn compliance_pack(
         options,
         now,
     };
-    let exported = export_pack(&state.store, &state.audit, objects.as_ref(), request).await?;
+    let signer =
+        signer.ok_or_else(|| ApiError::Unavailable("no audit signing key is configured".into()))?;
+    let exported = export_pack(
+        &state.store,
+        &state.audit,
+        objects.as_ref(),
+        signer.as_ref(),
+        request,
+    )
+    .await?;
     let url = absolute(&exported.url.url, &headers);
     if wants_json(&headers) {
         let body = json!({

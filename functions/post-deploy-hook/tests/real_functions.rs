@@ -94,7 +94,7 @@ async fn invoke(
                 .await
                 .map_err(|e| e.to_string())
         }
-        DAILY => Ok(evidence_daily::handle(&state.notifying(), &payload).await),
+        DAILY => Ok(evidence_daily::handle(&state.notifying(), None, &payload).await),
         INGEST => {
             let event: S3Event = match serde_json::from_value(payload) {
                 Ok(event) => event,

@@ -241,12 +241,17 @@ impl Api<'_> {
             .await
             .map_err(|e| Failure::msg(format!("download: {}", http_error(&e))))?;
         let summary = verify_pack(&zip, sha256, bytes).map_err(|e| Failure(Some(status), e))?;
+        // Its proof too: the chain, the signed checkpoints, SHA256SUMS.sig.
+        let proof = valdrix_shared::exports::verify_pack(std::io::Cursor::new(&zip[..]), None)
+            .map_err(|e| Failure(Some(status), e.to_string()))?;
         Ok(Passed {
             status: Some(status),
             note: Some(format!(
-                "{} bytes, {} files verified",
+                "{} bytes, {} files verified, events {}..{} chained and signed",
                 bytes,
-                summary.files.len()
+                summary.files.len(),
+                proof.from_seq,
+                proof.to_seq
             )),
             data: json!({"bytes": bytes, "sha256": sha256, "files": summary.files}),
         })

@@ -6,6 +6,7 @@ use std::io::{Cursor, Read};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use valdrix_shared::exports::proof::{SUMS_PATH, SUMS_SIG_PATH};
 
 /// What a verified pack held.
 #[derive(Debug, PartialEq, Eq)]
@@ -88,7 +89,9 @@ pub fn verify_pack(zip: &[u8], sha256: &str, bytes: u64) -> Result<PackSummary, 
     // Every other member must be listed: an unlisted file is unverified.
     for name in archive.file_names().filter_map(Result::ok) {
         let name: &str = &name;
-        if name != "manifest.json" && !name.ends_with('/') && !seen.contains(name) {
+        let signed_after = [SUMS_PATH, SUMS_SIG_PATH].contains(&name);
+        if name != "manifest.json" && !signed_after && !name.ends_with('/') && !seen.contains(name)
+        {
             problems.push(format!("{name} is in the pack but not in manifest.json"));
         }
     }

@@ -234,6 +234,53 @@ const KEY: &str = "test-admin-key";
 
 /// A fake API with every route the smoke command calls, answering as the
 /// issues specify; `jira` is test-jira's answer.
+/// A real pack of the demo tenant, exported and signed as the API does: the
+/// smoke checks its proof too.
+async fn signed_pack() -> Vec<u8> {
+    use valdrix_shared::audit::{Actor, NewEvent};
+    use valdrix_shared::exports::{ExportRequest, export_pack, options};
+    let state = valdrix_tests::state_with(valdrix_tests::sqlite_store().await);
+    state
+        .audit
+        .append(NewEvent {
+            tenant_id: "demo".into(),
+            event_type: "tenant.created".into(),
+            actor: Actor::System,
+            request_id: None,
+            resource: Some("tenant/demo".into()),
+            success: true,
+            details: json!({}),
+        })
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let objects = valdrix_shared::objects::LocalDirStore::new(dir.path(), [7u8; 32]);
+    let now = chrono::Utc::now();
+    let exported = export_pack(
+        &state.store,
+        &state.audit,
+        &objects,
+        valdrix_tests::local_signer().as_ref(),
+        ExportRequest {
+            tenant_id: "demo".into(),
+            tier: "pro".into(),
+            actor: Actor::System,
+            request_id: None,
+            environment: "local".into(),
+            path: "/api/v1/audit/compliance-pack".into(),
+            options: options::parse(&[], now.date_naive()).unwrap(),
+            now,
+        },
+    )
+    .await
+    .unwrap();
+    std::fs::read(
+        dir.path()
+            .join(format!("packs/demo/{}.zip", exported.run_id)),
+    )
+    .unwrap()
+}
+
 async fn fake_api(jira: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;
     let auth = format!("Bearer {TOKEN}");
@@ -274,7 +321,7 @@ async fn fake_api(jira: ResponseTemplate) -> MockServer {
         })))
         .mount(&server)
         .await;
-    let zip = good_pack();
+    let zip = signed_pack().await;
     Mock::given(method("GET"))
         .and(path("/api/v1/audit/compliance-pack"))
         .and(query_param("include_close_package", "true"))

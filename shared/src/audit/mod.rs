@@ -5,6 +5,7 @@
 //! on the old head, so concurrent writers never fork the chain; a writer that
 //! loses the race re-reads the head and tries again, a bounded number of times.
 
+pub mod checkpoint;
 mod event;
 mod redact;
 mod verify;
@@ -185,6 +186,14 @@ impl AuditLog {
             let last = linked.last().expect("at least one event");
             all.push(head_write(last, head.as_ref()));
             all.extend(ops.iter().cloned());
+            // Last, so the indexes of `ops` stay as the caller counted them.
+            let old_seq = head.as_ref().map_or(0, |h| h.seq);
+            all.extend(checkpoint::due_marker(
+                &tenant_id,
+                old_seq,
+                last.seq,
+                checkpoint::EVERY_EVENTS,
+            ));
             match self.store.transact(all).await {
                 Ok(()) => return Ok(linked),
                 Err(StoreError::TransactionConditionFailed { index, pk, sk }) if index >= fixed => {
@@ -251,6 +260,28 @@ impl AuditLog {
                 pk: tenant_pk(tenant_id),
                 sk: event_range(),
                 descending,
+                limit,
+                cursor,
+            })
+            .await?;
+        let events = items.iter().map(parse_item).collect::<Result<_, _>>()?;
+        Ok((events, next_cursor))
+    }
+
+    /// One page of the events with `from <= seq <= to`, in seq order.
+    pub async fn page_between(
+        &self,
+        tenant_id: &str,
+        (from, to): (u64, u64),
+        limit: u32,
+        cursor: Option<Cursor>,
+    ) -> Result<(Vec<AuditEvent>, Option<Cursor>), AuditError> {
+        let Page { items, next_cursor } = self
+            .store
+            .query(Query {
+                pk: tenant_pk(tenant_id),
+                sk: SortKey::Between(event_sk(from), event_sk(to)),
+                descending: false,
                 limit,
                 cursor,
             })

@@ -184,6 +184,9 @@ pub struct RuntimeConfig {
     pub pack_bucket: Option<String>,
     /// Where dead policy deliveries go (the dispatcher needs it).
     pub dead_letter_queue_url: Option<url::Url>,
+    /// The KMS key the audit checkpoints are signed with (the functions that
+    /// sign need it).
+    pub audit_signing_key: Option<String>,
 }
 
 impl fmt::Debug for RuntimeConfig {
@@ -201,6 +204,7 @@ impl fmt::Debug for RuntimeConfig {
             .field("github_api_url", &self.github_api_url)
             .field("pack_bucket", &self.pack_bucket)
             .field("dead_letter_queue_url", &self.dead_letter_queue_url)
+            .field("audit_signing_key", &self.audit_signing_key)
             .finish_non_exhaustive()
     }
 }

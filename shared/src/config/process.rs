@@ -22,3 +22,13 @@ pub fn runtime_api() -> Option<String> {
 pub fn metrics_namespace() -> Option<String> {
     get("VALDRIX_METRICS_NAMESPACE")
 }
+
+/// `VALDRIX_INVOCATION_BUDGET_SECONDS`: shortens every invocation's deadline
+/// (`deadline::Deadline::invocation`), so that tests and benchmarks see long
+/// work stop and resume without waiting 15 minutes. Unset in production.
+pub fn invocation_budget() -> Option<std::time::Duration> {
+    get("VALDRIX_INVOCATION_BUDGET_SECONDS")
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .map(std::time::Duration::from_secs)
+}

@@ -63,6 +63,7 @@ pub const VALDRIX_SLACK_API_URL: &str = "VALDRIX_SLACK_API_URL";
 pub const VALDRIX_GITHUB_API_URL: &str = "VALDRIX_GITHUB_API_URL";
 pub const VALDRIX_PACK_BUCKET: &str = "VALDRIX_PACK_BUCKET";
 pub const VALDRIX_DEAD_LETTER_QUEUE_URL: &str = "VALDRIX_DEAD_LETTER_QUEUE_URL";
+pub const VALDRIX_AUDIT_SIGNING_KEY: &str = "VALDRIX_AUDIT_SIGNING_KEY";
 
 /// Operator-level integration variables that strict SaaS mode forbids: tenants
 /// configure their integrations in the product, never through process env.
@@ -187,6 +188,10 @@ pub const KNOWN: &[KnownVar] = &[
     plain(
         VALDRIX_DEAD_LETTER_QUEUE_URL,
         "SQS queue URL of dead policy deliveries (notification-dispatcher needs it; the template sets it)",
+    ),
+    plain(
+        VALDRIX_AUDIT_SIGNING_KEY,
+        "KMS key ARN the audit checkpoints are signed with (compliance-export, evidence-daily and notification-dispatcher need it; the template sets it)",
     ),
 ];
 

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::options::PackOptions;
 use super::pack::{PackError, PackRequest, build_pack};
+use crate::audit::checkpoint::{CheckpointError, SignError, Signer};
 use crate::audit::{Actor, AuditError, AuditLog, NewEvent};
 use crate::metrics::Unit;
 use crate::objects::{ObjectError, ObjectStore, SignedUrl};
@@ -47,6 +48,9 @@ pub enum ExportError {
     Store(#[from] StoreError),
     #[error("the export store failed: {0}")]
     Objects(#[from] ObjectError),
+    /// The pack could not be signed: nothing was handed out.
+    #[error("the audit signing key is unavailable; nothing was exported")]
+    Signing(#[source] SignError),
     #[error("the pack could not be built: {0}")]
     Build(PackError),
 }
@@ -55,16 +59,19 @@ impl From<PackError> for ExportError {
     fn from(e: PackError) -> Self {
         match e {
             PackError::Store(s) => Self::Store(s),
+            PackError::Checkpoint(CheckpointError::Sign(e)) => Self::Signing(e),
             other => Self::Build(other),
         }
     }
 }
 
-/// Build the pack `req` asks for into `objects` and sign its URL.
+/// Build the pack `req` asks for into `objects` and sign its URL. `signer`
+/// signs the pack's checkpoint and its SHA256SUMS.
 pub async fn export_pack(
     store: &DynStore,
     audit: &AuditLog,
     objects: &dyn ObjectStore,
+    signer: &dyn Signer,
     req: ExportRequest,
 ) -> Result<Exported, ExportError> {
     let run_id = uuid::Uuid::now_v7().to_string();
@@ -100,7 +107,7 @@ pub async fn export_pack(
         options: req.options,
     };
     let mut upload = objects.create(&key, "application/zip").await?;
-    let built = match build_pack(store, audit, &pack, upload.as_mut()).await {
+    let built = match build_pack(store, audit, signer, &pack, upload.as_mut()).await {
         Ok(built) => built,
         Err(e) => {
             upload.abort().await;

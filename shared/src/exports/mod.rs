@@ -1,6 +1,7 @@
 //! What the compliance pack exports: the FOCUS 1.2 CSV, savings proof,
 //! realized savings and the close package; CSV formula-injection safety; the
-//! streamed ZIP writer; and the pack builder with its manifest.
+//! streamed ZIP writer; the pack builder with its manifest; the pack's proof
+//! (signed checkpoints, VERIFY.md), its report (index.html) and its verifier.
 
 pub mod close;
 pub mod csv_safe;
@@ -8,9 +9,15 @@ mod export;
 pub mod focus;
 pub mod options;
 pub mod pack;
+pub mod proof;
+pub mod report;
 pub mod savings;
+pub mod verify;
+mod verify_derived;
+pub mod verify_md;
 pub mod zipout;
 
 pub use export::{ExportError, ExportRequest, Exported, URL_TTL, export_pack};
 pub use options::{OptionError, PackOptions};
 pub use pack::{PackError, PackRequest, PackResult, build_pack};
+pub use verify::{Failure, Verified, verify_pack};

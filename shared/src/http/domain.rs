@@ -110,6 +110,10 @@ impl From<crate::exports::ExportError> for ApiError {
                 Self::Unavailable(err.to_string())
             }
             ExportError::Store(e) => e.into(),
+            ExportError::Signing(ref cause) => {
+                tracing::error!(error = %cause, "could not sign the pack");
+                Self::Unavailable(err.to_string())
+            }
             ExportError::Objects(ObjectError::Backend(cause)) => {
                 tracing::error!(cause = %cause, "object store failed");
                 Self::Unavailable("the export store is unavailable".into())
