@@ -1,10 +1,14 @@
-use std::io::Write;
+use std::io::{Cursor, Write};
+use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::*;
+use super::api::{Api, delivery_states};
+use super::pack_check::{sha256_hex, verify_pack};
+use super::report_json;
+use super::steps::{Options, StepResult, line, run_steps, step};
 
 /// A ZIP with these members and a manifest listing `listed` of them
 /// (path, content) with their true size and hash.
