@@ -197,17 +197,41 @@ fn an_action_the_code_never_uses_fails() {
 
 #[test]
 fn sams_stream_policy_and_wildcards_fail() {
-    // SAM's stream policy for the dispatcher allows every stream in the account.
+    // SAM's poller policies allow every stream or queue in the account: the
+    // dispatcher's and the daily run's own roles must not carry them.
     let text = read("template.yaml");
-    let sam_stream = text.replacen(
-        "        - !Sub arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess\n",
-        "        - !Sub arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess\n        - !Sub arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole\n",
-        1,
-    );
+    let with_managed = |role: &str, policy: &str| {
+        let at = text.find(&format!("  {role}:\n")).expect("the role");
+        let xray = "        - !Sub arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess\n";
+        let end = text[at..].find(xray).expect("its managed policies") + at + xray.len();
+        format!(
+            "{}        - !Sub arn:${{AWS::Partition}}:iam::aws:policy/service-role/{policy}\n{}",
+            &text[..end],
+            &text[end..]
+        )
+    };
     assert_eq!(
-        problems(&transformed(&sam_stream), &tables()),
+        problems(
+            &transformed(&with_managed(
+                "NotificationDispatcherRole",
+                "AWSLambdaDynamoDBExecutionRole"
+            )),
+            &tables()
+        ),
         [
             "NotificationDispatcherFunction: carries arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole, whose actions no table can account for"
+        ]
+    );
+    assert_eq!(
+        problems(
+            &transformed(&with_managed(
+                "EvidenceDailyRole",
+                "AWSLambdaSQSQueueExecutionRole"
+            )),
+            &tables()
+        ),
+        [
+            "EvidenceDailyFunction: carries arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole, whose actions no table can account for"
         ]
     );
     let star = text.replacen(

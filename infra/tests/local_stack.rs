@@ -321,22 +321,30 @@ async fn the_deployed_shape_runs_locally() {
         .unwrap_or_else(|f| panic!("{}", stack.fail(&format!("the pack does not verify: {f}"))));
     assert!(proof.checkpoints_checked >= 1, "{proof:?}");
 
-    // 3. The evidence-daily schedule adds evidence (by the system actor).
-    let evidence = eventually(30, || {
+    // 3. The evidence-daily schedule queues one message per tenant, and the
+    // queue's event source mapping runs each tenant: evidence by the system actor.
+    let daily = eventually(30, || {
         let http = http.clone();
         let url = format!("{base}/_local/event-sources");
         async move {
             let s = get(&http, url).await;
-            let daily = &s["others"]["EvidenceDailyFunctionDaily"];
-            (daily["invocations"].as_u64() >= Some(1) && daily["errors"] == 0)
-                .then(|| daily.clone())
+            let (queued, ran) = (
+                &s["others"]["EvidenceDailyFunctionDaily"],
+                &s["others"]["EvidenceDailyFunctionTenants"],
+            );
+            (queued["errors"] == 0
+                && queued["last_result"]["tenants_queued"].as_u64() >= Some(2)
+                && ran["invocations"].as_u64() >= Some(1)
+                && ran["errors"] == 0)
+                .then(|| ran.clone())
         }
     })
     .await
-    .unwrap_or_else(|| panic!("{}", stack.fail("evidence-daily never ran")));
-    assert!(
-        evidence["last_result"]["checks_passed"].as_u64() >= Some(1),
-        "{evidence}"
+    .unwrap_or_else(|| panic!("{}", stack.fail("evidence-daily never ran a tenant")));
+    assert_eq!(
+        daily["last_result"]["batchItemFailures"],
+        json!([]),
+        "{daily}"
     );
     let list: Value = http
         .get(format!(

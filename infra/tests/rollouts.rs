@@ -420,8 +420,23 @@ fn async_problems(t: &Template) -> Vec<String> {
         }
     }
     for (id, mapping) in t.of_type("AWS::Lambda::EventSourceMapping") {
-        if mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"].is_null() {
-            problems.push(format!("{id}: no on-failure destination"));
+        // An SQS source's failures go to its queue's dead-letter queue (the
+        // mapping has no on-failure destination of its own).
+        let queue = mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]
+            .as_str()
+            .and_then(|q| r.get(q))
+            .filter(|q| q["Type"] == "AWS::SQS::Queue");
+        match queue {
+            Some(q) if q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"].is_null() => {
+                problems.push(format!("{id}: its queue has no dead-letter queue"));
+            }
+            Some(_) => {}
+            None if mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+                .is_null() =>
+            {
+                problems.push(format!("{id}: no on-failure destination"))
+            }
+            None => {}
         }
     }
     for function in invoked_async {
@@ -473,6 +488,17 @@ fn every_asynchronous_source_has_an_on_failure_destination() {
     assert_eq!(
         async_problems(&transform(&no_dlq, &base_params(), "1")),
         ["EvidenceDailyFunctionDaily: no dead-letter queue for undeliverable events"]
+    );
+
+    let no_redrive = text.replacen(
+        "      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt DailyRunDeadLetterQueue.Arn\n        maxReceiveCount: 3\n",
+        "",
+        1,
+    );
+    assert_ne!(no_redrive, text);
+    assert_eq!(
+        async_problems(&transform(&no_redrive, &base_params(), "1")),
+        ["EvidenceDailyFunctionTenants: its queue has no dead-letter queue"]
     );
 }
 

@@ -1,4 +1,4 @@
-//! The daily floor of the audit checkpoints: after the evidence run, every
+//! The daily floor of the audit checkpoints: after its evidence run, each
 //! tenant whose chain moved since its last checkpoint gets its head signed,
 //! so no event waits more than a day for a signature (`every N events` is
 //! the dispatcher's sweep; docs/audit_chain.md).
@@ -7,7 +7,6 @@ use chrono::Utc;
 use serde::Serialize;
 use valdrix_shared::audit::AuditLog;
 use valdrix_shared::audit::checkpoint::{self, Signer};
-use valdrix_shared::tenancy;
 
 #[derive(Debug, Default, Serialize)]
 pub struct CheckpointReport {
@@ -39,20 +38,4 @@ pub async fn sign_moved(
         }
     }
     report
-}
-
-/// Every tenant id of the directory.
-pub async fn all_tenants(audit: &AuditLog) -> Result<Vec<String>, String> {
-    let mut ids = Vec::new();
-    let mut cursor = None;
-    loop {
-        let (page, next) = tenancy::list_tenant_ids(audit.store(), 100, cursor)
-            .await
-            .map_err(|e| e.to_string())?;
-        ids.extend(page);
-        match next {
-            Some(c) => cursor = Some(c),
-            None => return Ok(ids),
-        }
-    }
 }

@@ -11,6 +11,7 @@ mod emulators;
 mod events;
 mod filter;
 mod front;
+mod queue;
 mod resolve;
 mod resources;
 mod runtime_api;
@@ -249,9 +250,20 @@ async fn up(mut args: Args, started: &mut emulators::Started) -> Result<(), Stri
 
     // Event sources.
     let mut mappings = Vec::new();
-    for s in t.stream_sources() {
+    let sources = events::Stats::default();
+    for s in t.source_mappings() {
         let props = values.resolve(&s.properties)?;
         if props["Enabled"].as_bool() == Some(false) {
+            continue;
+        }
+        if let Some(queue) = &s.queue {
+            let url = values.resolve_string(&json!({ "Ref": queue }))?;
+            let mapping = queue::QueueMapping::new(&s.id, &props, url)?;
+            tokio::spawn(mapping.run(
+                clients.sqs.clone(),
+                functions[&s.function].clone(),
+                sources.clone(),
+            ));
             continue;
         }
         let queue_url = |arn: &str| {
@@ -276,7 +288,6 @@ async fn up(mut args: Args, started: &mut emulators::Started) -> Result<(), Stri
         tokio::spawn(mapping.clone().run(api, shards));
         mappings.push(mapping);
     }
-    let sources = events::Stats::default();
     let interval = Duration::from_secs(args.schedule_interval.max(1));
     for s in t.schedules() {
         eprintln!(

@@ -168,6 +168,9 @@ pub fn validate(vars: &VarSet, now: DateTime<Utc>) -> Result<RuntimeConfig, Vec<
     let dead_letter_queue_url = c.parse(VALDRIX_DEAD_LETTER_QUEUE_URL, |raw| {
         checks::queue_url(raw, strict)
     });
+    let daily_run_queue_url = c.parse(VALDRIX_DAILY_RUN_QUEUE_URL, |raw| {
+        checks::queue_url(raw, strict)
+    });
     let audit_signing_key = c.parse(VALDRIX_AUDIT_SIGNING_KEY, checks::kms_key_arn);
     let slack_api_url = vendor_api(&mut c, VALDRIX_SLACK_API_URL, strict);
     let github_api_url = vendor_api(&mut c, VALDRIX_GITHUB_API_URL, strict);
@@ -212,6 +215,7 @@ pub fn validate(vars: &VarSet, now: DateTime<Utc>) -> Result<RuntimeConfig, Vec<
             github_api_url,
             pack_bucket,
             dead_letter_queue_url,
+            daily_run_queue_url,
             audit_signing_key,
         }),
         _ => Err(c.violations),

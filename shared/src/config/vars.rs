@@ -64,6 +64,7 @@ pub const VALDRIX_GITHUB_API_URL: &str = "VALDRIX_GITHUB_API_URL";
 pub const VALDRIX_PACK_BUCKET: &str = "VALDRIX_PACK_BUCKET";
 pub const VALDRIX_DEAD_LETTER_QUEUE_URL: &str = "VALDRIX_DEAD_LETTER_QUEUE_URL";
 pub const VALDRIX_AUDIT_SIGNING_KEY: &str = "VALDRIX_AUDIT_SIGNING_KEY";
+pub const VALDRIX_DAILY_RUN_QUEUE_URL: &str = "VALDRIX_DAILY_RUN_QUEUE_URL";
 
 /// Operator-level integration variables that strict SaaS mode forbids: tenants
 /// configure their integrations in the product, never through process env.
@@ -188,6 +189,10 @@ pub const KNOWN: &[KnownVar] = &[
     plain(
         VALDRIX_DEAD_LETTER_QUEUE_URL,
         "SQS queue URL of dead policy deliveries (notification-dispatcher needs it; the template sets it)",
+    ),
+    plain(
+        VALDRIX_DAILY_RUN_QUEUE_URL,
+        "SQS queue URL of the daily evidence run's per-tenant work (evidence-daily needs it; the template sets it)",
     ),
     plain(
         VALDRIX_AUDIT_SIGNING_KEY,
