@@ -52,9 +52,15 @@ async fn main() {
     )
     .await
     .expect("owner");
-    let signer = LocalSigner::open_or_create(&dir.path().join("audit-signing-key.p8")).expect("key");
+    let signer =
+        LocalSigner::open_or_create(&dir.path().join("audit-signing-key.p8")).expect("key");
     let seeded = Instant::now();
-    let mut seq = state.audit.head(&tenant).await.unwrap().map_or(0, |h| h.seq);
+    let mut seq = state
+        .audit
+        .head(&tenant)
+        .await
+        .unwrap()
+        .map_or(0, |h| h.seq);
     while seq < events {
         let n = (events - seq).min(90);
         let batch = (0..n)
@@ -71,11 +77,25 @@ async fn main() {
                 (e, None)
             })
             .collect();
-        let linked = state.audit.append_all(batch, Vec::new()).await.expect("append");
-        for e in linked.iter().filter(|e| e.seq % checkpoint::EVERY_EVENTS == 0) {
-            checkpoint::sign_at(store.as_ref(), &signer, &tenant, e.seq, &e.hash, chrono::Utc::now())
-                .await
-                .expect("sign");
+        let linked = state
+            .audit
+            .append_all(batch, Vec::new())
+            .await
+            .expect("append");
+        for e in linked
+            .iter()
+            .filter(|e| e.seq % checkpoint::EVERY_EVENTS == 0)
+        {
+            checkpoint::sign_at(
+                store.as_ref(),
+                &signer,
+                &tenant,
+                e.seq,
+                &e.hash,
+                chrono::Utc::now(),
+            )
+            .await
+            .expect("sign");
         }
         seq += n;
     }
@@ -89,7 +109,9 @@ async fn main() {
         let t = Instant::now();
         let (mut cursor, mut n, mut ms) = (None::<String>, 0, Vec::new());
         loop {
-            let uri = cursor.as_ref().map_or(VERIFY.to_owned(), |c| format!("{VERIFY}?cursor={c}"));
+            let uri = cursor
+                .as_ref()
+                .map_or(VERIFY.to_owned(), |c| format!("{VERIFY}?cursor={c}"));
             let req = http::Request::builder()
                 .uri(uri)
                 .header("authorization", format!("Bearer {token}"))
@@ -98,7 +120,11 @@ async fn main() {
             let r = Instant::now();
             let (status, _, body) = valdrix_tests::call(&app, req).await;
             ms.push(r.elapsed().as_secs_f64() * 1000.0);
-            assert_eq!((status, body["ok"].clone()), (200, Value::Bool(true)), "{body}");
+            assert_eq!(
+                (status, body["ok"].clone()),
+                (200, Value::Bool(true)),
+                "{body}"
+            );
             n += 1;
             match body["next_cursor"].as_str() {
                 Some(c) => cursor = Some(c.to_owned()),

@@ -229,7 +229,11 @@ async fn verify_chain_reports_intact_and_broken_chains() {
         &[("DATABASE_URL", &url)],
     );
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).starts_with("chain_intact "), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("chain_intact "),
+        "{}",
+        stdout(&out)
+    );
 
     let store = store::open(&StoreUrl::Sqlite { path: db }).await.unwrap();
     let pk = format!("TENANT#{tenant}");

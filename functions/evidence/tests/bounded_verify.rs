@@ -94,7 +94,11 @@ impl Fixture {
     }
 
     /// GET verify; `deadline_ms` plays Lambda's invocation deadline.
-    async fn verify(&self, cursor: Option<&str>, deadline_ms: Option<u64>) -> (u16, http::HeaderMap, Value) {
+    async fn verify(
+        &self,
+        cursor: Option<&str>,
+        deadline_ms: Option<u64>,
+    ) -> (u16, http::HeaderMap, Value) {
         let uri = match cursor {
             Some(c) => format!("{VERIFY}?cursor={c}"),
             None => VERIFY.to_owned(),
@@ -122,9 +126,18 @@ impl Fixture {
         loop {
             let (status, _, body) = self.verify(cursor.as_deref(), None).await;
             assert_eq!(status, 200, "{body}");
-            let expected_from = answers.last().map_or(1, |a| a["verified_to"].as_u64().unwrap() + 1);
-            assert_eq!(body["verified_from"].as_u64(), Some(expected_from), "{body}");
-            assert!(body["events_checked"].as_u64().unwrap() <= RANGE_EVENTS, "{body}");
+            let expected_from = answers
+                .last()
+                .map_or(1, |a| a["verified_to"].as_u64().unwrap() + 1);
+            assert_eq!(
+                body["verified_from"].as_u64(),
+                Some(expected_from),
+                "{body}"
+            );
+            assert!(
+                body["events_checked"].as_u64().unwrap() <= RANGE_EVENTS,
+                "{body}"
+            );
             cursor = body["next_cursor"].as_str().map(str::to_owned);
             let done = cursor.is_none();
             answers.push(body);
@@ -144,14 +157,30 @@ impl Fixture {
     }
 
     async fn sign(&self, seq: u64) {
-        let e = self.state.audit.event(&self.tenant, seq).await.unwrap().unwrap();
-        checkpoint::sign_at(self.store.as_ref(), local_signer().as_ref(), &self.tenant, seq, &e.hash, chrono::Utc::now())
+        let e = self
+            .state
+            .audit
+            .event(&self.tenant, seq)
             .await
+            .unwrap()
             .unwrap();
+        checkpoint::sign_at(
+            self.store.as_ref(),
+            local_signer().as_ref(),
+            &self.tenant,
+            seq,
+            &e.hash,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
     }
 }
 
-async fn a_long_chain_verifies_in_bounded_requests_and_names_tampering(store: DynStore, events: u64) {
+async fn a_long_chain_verifies_in_bounded_requests_and_names_tampering(
+    store: DynStore,
+    events: u64,
+) {
     let f = fixture(store).await;
     f.grow_to(events).await;
     let signed = [events / 3, events / 2, events - 1];
@@ -161,13 +190,25 @@ async fn a_long_chain_verifies_in_bounded_requests_and_names_tampering(store: Dy
     let answers = f.walk().await;
     let last = answers.last().unwrap();
     assert_eq!(
-        (last["ok"].clone(), last["complete"].clone(), last["verified_to"].clone(), last["head_seq"].clone()),
+        (
+            last["ok"].clone(),
+            last["complete"].clone(),
+            last["verified_to"].clone(),
+            last["head_seq"].clone()
+        ),
         (json!(true), json!(true), json!(events), json!(events)),
         "{last}"
     );
     assert!(answers.len() as u64 >= events.div_ceil(RANGE_EVENTS));
-    assert!(answers[..answers.len() - 1].iter().all(|a| a["ok"] == true && a["complete"] == false));
-    let checkpoints: u64 = answers.iter().map(|a| a["checkpoints_checked"].as_u64().unwrap()).sum();
+    assert!(
+        answers[..answers.len() - 1]
+            .iter()
+            .all(|a| a["ok"] == true && a["complete"] == false)
+    );
+    let checkpoints: u64 = answers
+        .iter()
+        .map(|a| a["checkpoints_checked"].as_u64().unwrap())
+        .sum();
     assert_eq!(checkpoints, signed.len() as u64);
 
     // A cursor handed out before the tampering: the event it stopped at changed.
@@ -180,7 +221,11 @@ async fn a_long_chain_verifies_in_bounded_requests_and_names_tampering(store: Dy
     let answers = f.walk().await;
     let broken = answers.last().unwrap();
     assert_eq!(
-        (broken["ok"].clone(), broken["first_bad_seq"].clone(), broken["complete"].clone()),
+        (
+            broken["ok"].clone(),
+            broken["first_bad_seq"].clone(),
+            broken["complete"].clone()
+        ),
         (json!(false), json!(middle), json!(false)),
         "{broken}"
     );
@@ -191,18 +236,36 @@ async fn a_long_chain_verifies_in_bounded_requests_and_names_tampering(store: Dy
     f.tamper(stopped_at).await;
     let (status, _, body) = f.verify(Some(&stale), None).await;
     assert_eq!(status, 200);
-    assert_eq!((body["ok"].clone(), body["first_bad_seq"].clone()), (json!(false), json!(stopped_at)), "{body}");
+    assert_eq!(
+        (body["ok"].clone(), body["first_bad_seq"].clone()),
+        (json!(false), json!(stopped_at)),
+        "{body}"
+    );
 }
 
 async fn a_checkpoint_that_signed_another_hash_is_named(store: DynStore) {
     let f = fixture(store.clone()).await;
     f.grow_to(40).await;
-    checkpoint::sign_at(store.as_ref(), local_signer().as_ref(), &f.tenant, 17, &"ab".repeat(32), chrono::Utc::now())
-        .await
-        .unwrap();
+    checkpoint::sign_at(
+        store.as_ref(),
+        local_signer().as_ref(),
+        &f.tenant,
+        17,
+        &"ab".repeat(32),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     let (_, _, body) = f.verify(None, None).await;
-    assert_eq!((body["ok"].clone(), body["first_bad_seq"].clone()), (json!(false), json!(17)), "{body}");
-    assert!(body["reason"].as_str().unwrap().contains("checkpoint"), "{body}");
+    assert_eq!(
+        (body["ok"].clone(), body["first_bad_seq"].clone()),
+        (json!(false), json!(17)),
+        "{body}"
+    );
+    assert!(
+        body["reason"].as_str().unwrap().contains("checkpoint"),
+        "{body}"
+    );
 }
 
 async fn a_forged_or_foreign_cursor_is_a_400(store: DynStore) {
@@ -230,7 +293,11 @@ async fn a_forged_or_foreign_cursor_is_a_400(store: DynStore) {
     }
     // The real one still works.
     let (status, _, body) = f.verify(Some(&cursor), None).await;
-    assert_eq!((status, body["complete"].clone()), (200, json!(true)), "{body}");
+    assert_eq!(
+        (status, body["complete"].clone()),
+        (200, json!(true)),
+        "{body}"
+    );
 }
 
 async fn out_of_time_answers_a_cursor_or_a_503_with_retry_after(store: DynStore) {
@@ -240,13 +307,24 @@ async fn out_of_time_answers_a_cursor_or_a_503_with_retry_after(store: DynStore)
     let (status, headers, body) = f.verify(None, Some(epoch_ms(200))).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(headers["content-type"], "application/problem+json");
-    assert!(headers["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    assert!(
+        headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
     // A tiny budget: whatever fits, and a cursor to go on from; or a 503.
     let budget = Duration::from_millis(1_300).as_millis() as i64;
     let (status, headers, body) = f.verify(None, Some(epoch_ms(budget))).await;
     match status {
         200 => {
-            assert_eq!((body["ok"].clone(), body["complete"].clone()), (json!(true), json!(false)), "{body}");
+            assert_eq!(
+                (body["ok"].clone(), body["complete"].clone()),
+                (json!(true), json!(false)),
+                "{body}"
+            );
             assert!(body["next_cursor"].is_string());
         }
         503 => assert!(headers.contains_key("retry-after")),
@@ -259,11 +337,16 @@ mod sqlite {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_100k_event_chain_verifies_in_bounded_requests_and_names_tampering() {
-        a_long_chain_verifies_in_bounded_requests_and_names_tampering(valdrix_tests::sqlite_store().await, 100_000).await
+        a_long_chain_verifies_in_bounded_requests_and_names_tampering(
+            valdrix_tests::sqlite_store().await,
+            100_000,
+        )
+        .await
     }
     #[tokio::test]
     async fn a_checkpoint_that_signed_another_hash_is_named() {
-        super::a_checkpoint_that_signed_another_hash_is_named(valdrix_tests::sqlite_store().await).await
+        super::a_checkpoint_that_signed_another_hash_is_named(valdrix_tests::sqlite_store().await)
+            .await
     }
     #[tokio::test]
     async fn a_forged_or_foreign_cursor_is_a_400() {
@@ -271,7 +354,10 @@ mod sqlite {
     }
     #[tokio::test]
     async fn out_of_time_answers_a_cursor_or_a_503_with_retry_after() {
-        super::out_of_time_answers_a_cursor_or_a_503_with_retry_after(valdrix_tests::sqlite_store().await).await
+        super::out_of_time_answers_a_cursor_or_a_503_with_retry_after(
+            valdrix_tests::sqlite_store().await,
+        )
+        .await
     }
 }
 
@@ -280,10 +366,15 @@ mod dynamo {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_12k_event_chain_verifies_in_bounded_requests_and_names_tampering() {
-        a_long_chain_verifies_in_bounded_requests_and_names_tampering(valdrix_tests::dynamo_store().await, 12_000).await
+        a_long_chain_verifies_in_bounded_requests_and_names_tampering(
+            valdrix_tests::dynamo_store().await,
+            12_000,
+        )
+        .await
     }
     #[tokio::test]
     async fn a_checkpoint_that_signed_another_hash_is_named() {
-        super::a_checkpoint_that_signed_another_hash_is_named(valdrix_tests::dynamo_store().await).await
+        super::a_checkpoint_that_signed_another_hash_is_named(valdrix_tests::dynamo_store().await)
+            .await
     }
 }

@@ -176,14 +176,22 @@ impl AuditLog {
         head_seq: u64,
     ) -> Result<Option<(u64, String)>, AuditError> {
         if r.seq > head_seq {
-            let why = format!("the head ({head_seq}) is behind event {}, verified before", r.seq);
+            let why = format!(
+                "the head ({head_seq}) is behind event {}, verified before",
+                r.seq
+            );
             return Ok(Some((head_seq + 1, why)));
         }
         if r.seq == 0 {
             return Ok(None);
         }
-        let stored = self.store.get(&tenant_pk(tenant_id), &event_sk(r.seq)).await?;
-        let event = stored.as_ref().and_then(|item| super::parse_item(item).ok());
+        let stored = self
+            .store
+            .get(&tenant_pk(tenant_id), &event_sk(r.seq))
+            .await?;
+        let event = stored
+            .as_ref()
+            .and_then(|item| super::parse_item(item).ok());
         let intact = event.is_some_and(|e| e.hash == r.hash && e.compute_hash() == r.hash);
         Ok((!intact).then(|| (r.seq, "event changed since it was verified".to_owned())))
     }
@@ -191,7 +199,11 @@ impl AuditLog {
     /// Nothing may lie past the head: no event, no checkpoint (a chain cut
     /// back and its head rolled back leaves its later checkpoints). Only
     /// when the head has not moved since, so a concurrent append is no finding.
-    async fn beyond_head(&self, tenant_id: &str, head_seq: u64) -> Result<Option<String>, AuditError> {
+    async fn beyond_head(
+        &self,
+        tenant_id: &str,
+        head_seq: u64,
+    ) -> Result<Option<String>, AuditError> {
         let past = |prefix: &str| Query {
             pk: tenant_pk(tenant_id),
             sk: SortKey::Between(
@@ -202,7 +214,12 @@ impl AuditLog {
             limit: 1,
             cursor: None,
         };
-        let event = !self.store.query(past(super::EVENT_SK_PREFIX)).await?.items.is_empty();
+        let event = !self
+            .store
+            .query(past(super::EVENT_SK_PREFIX))
+            .await?
+            .items
+            .is_empty();
         let signed = !self
             .store
             .query(past(super::checkpoint::SK_PREFIX))
@@ -246,7 +263,10 @@ impl AuditLog {
 impl RangeVerification {
     fn broken(mut self, (seq, reason): (u64, String), walk: &Walk) -> Self {
         self.ok = false;
-        self.verified_to = walk.last().min(seq.saturating_sub(1)).max(self.verified_from - 1);
+        self.verified_to = walk
+            .last()
+            .min(seq.saturating_sub(1))
+            .max(self.verified_from - 1);
         self.events_checked = self.verified_to + 1 - self.verified_from;
         self.broken = Some(Broken {
             first_bad_seq: seq,

@@ -20,10 +20,10 @@ use crate::store::{
     Condition, Cursor, DynStore, Item, Page, Query, SortKey, StoreError, VERSION_ATTRIBUTE, WriteOp,
 };
 
-pub use event::{Actor, AuditEvent, GENESIS_HASH, NewEvent, canonical_json};
-pub use redact::{REDACTED, Redactor};
 pub use bounded::{Broken, Budget, RANGE_EVENTS, RangeVerification, Resume};
+pub use event::{Actor, AuditEvent, GENESIS_HASH, NewEvent, canonical_json};
 pub use range_cursor::{BadCursor, CURSOR_TTL_SECS, CursorKey, MAX_CURSOR_LEN};
+pub use redact::{REDACTED, Redactor};
 pub use verify::Verification;
 
 const HEAD_SK: &str = "AUDIT#HEAD";

@@ -122,7 +122,10 @@ mod tests {
         };
         let text = key(1).encode("acme", &at, now);
         assert!(text.len() <= MAX_CURSOR_LEN);
-        assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)));
+        assert!(
+            text.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+        );
         assert_eq!(key(1).decode("acme", &text, now), Ok(at));
         assert_eq!(key(1).decode("other", &text, now), Err(BadCursor::Invalid));
         assert_eq!(key(2).decode("acme", &text, now), Err(BadCursor::Invalid));

@@ -15,8 +15,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::audit::{Actor, AuditError, AuditEvent, AuditLog, Index, NewEvent};
-use crate::metrics::Unit;
 use crate::deadline::Deadline;
+use crate::metrics::Unit;
 use crate::store::{Cursor, Item, Query, SortKey, Store};
 
 const INDEX_PREFIX: &str = "EVIDENCE#";

@@ -48,7 +48,8 @@ pub async fn check_between(
             let Ok(checkpoint) = Checkpoint::parse(item) else {
                 return Ok(Err((seq, format!("checkpoint {seq} is malformed"))));
             };
-            if let Some(why) = check_one(store, tenant_id, seq, &checkpoint, &hash_of, keys).await? {
+            if let Some(why) = check_one(store, tenant_id, seq, &checkpoint, &hash_of, keys).await?
+            {
                 return Ok(Err((seq, why)));
             }
             checked += 1;
