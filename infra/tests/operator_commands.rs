@@ -1,4 +1,4 @@
-//! `valdrix migrate`, `rotate-secrets` and `verify-audit` end to end.
+//! `valdrix migrate`, `rotate-secrets` and `verify-chain` end to end.
 
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -204,20 +204,35 @@ async fn rotate_secrets_reseals_under_the_new_key() {
 }
 
 #[tokio::test]
-async fn verify_audit_reports_intact_and_broken_chains() {
+async fn verify_chain_reports_intact_and_broken_chains() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.sqlite").display().to_string();
     let tenant = tenant_with_sealed_secret(&db).await;
     let url = format!("sqlite://{db}");
     let out = valdrix(
-        &["verify-audit", "--tenant", &tenant],
+        &["verify-chain", "--tenant", &tenant, "--format", "json"],
         &[("DATABASE_URL", &url)],
     );
     assert_eq!(out.status.code(), Some(0));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        (report["ok"].clone(), report["events_checked"].clone()),
-        (json!(true), json!(2))
+        (
+            report["ok"].clone(),
+            report["complete"].clone(),
+            report["events_checked"].clone()
+        ),
+        (json!(true), json!(true), json!(2))
+    );
+    // The old name still answers, in text.
+    let out = valdrix(
+        &["verify-audit", "--tenant", &tenant],
+        &[("DATABASE_URL", &url)],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).starts_with("chain_intact "),
+        "{}",
+        stdout(&out)
     );
 
     let store = store::open(&StoreUrl::Sqlite { path: db }).await.unwrap();
@@ -230,13 +245,13 @@ async fn verify_audit_reports_intact_and_broken_chains() {
     item["event"]["success"] = json!(false);
     store.put(item, Condition::None).await.unwrap();
     let out = valdrix(
-        &["verify-audit", "--tenant", &tenant],
+        &["verify-chain", "--tenant", &tenant, "--format", "json"],
         &[("DATABASE_URL", &url)],
     );
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        (report["ok"].clone(), report["broken_at_seq"].clone()),
+        (report["ok"].clone(), report["first_bad_seq"].clone()),
         (json!(false), json!(1))
     );
 }

@@ -5,8 +5,10 @@
 //! on the old head, so concurrent writers never fork the chain; a writer that
 //! loses the race re-reads the head and tries again, a bounded number of times.
 
+mod bounded;
 pub mod checkpoint;
 mod event;
+mod range_cursor;
 mod redact;
 mod verify;
 
@@ -18,7 +20,9 @@ use crate::store::{
     Condition, Cursor, DynStore, Item, Page, Query, SortKey, StoreError, VERSION_ATTRIBUTE, WriteOp,
 };
 
+pub use bounded::{Broken, Budget, RANGE_EVENTS, RangeVerification, Resume};
 pub use event::{Actor, AuditEvent, GENESIS_HASH, NewEvent, canonical_json};
+pub use range_cursor::{BadCursor, CURSOR_TTL_SECS, CursorKey, MAX_CURSOR_LEN};
 pub use redact::{REDACTED, Redactor};
 pub use verify::Verification;
 
@@ -288,35 +292,6 @@ impl AuditLog {
             .await?;
         let events = items.iter().map(parse_item).collect::<Result<_, _>>()?;
         Ok((events, next_cursor))
-    }
-
-    /// Walk the whole chain and report the first broken link.
-    pub async fn verify(&self, tenant_id: &str) -> Result<Verification, AuditError> {
-        let head = self.head(tenant_id).await?;
-        let mut walk = verify::Walk::default();
-        let mut cursor = None;
-        loop {
-            let Page { items, next_cursor } = self
-                .store
-                .query(Query {
-                    pk: tenant_pk(tenant_id),
-                    sk: event_range(),
-                    descending: false,
-                    limit: 500,
-                    cursor,
-                })
-                .await?;
-            for item in &items {
-                if let Some(broken) = walk.step(item) {
-                    return Ok(broken);
-                }
-            }
-            match next_cursor {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
-        Ok(walk.finish(head.map(|h| (h.seq, h.hash))))
     }
 }
 

@@ -29,6 +29,20 @@ impl From<AuditError> for ApiError {
     }
 }
 
+impl From<crate::audit::BadCursor> for ApiError {
+    fn from(err: crate::audit::BadCursor) -> Self {
+        Self::BadRequest(err.to_string())
+    }
+}
+
+/// Out of time with nothing to hand back: the platform's bare 5xx avoided.
+impl From<crate::deadline::Expired> for ApiError {
+    fn from(err: crate::deadline::Expired) -> Self {
+        tracing::warn!(error = %err, "request deadline");
+        Self::Unavailable("the request ran out of time; retry after Retry-After seconds".into())
+    }
+}
+
 impl From<TenancyError> for ApiError {
     fn from(err: TenancyError) -> Self {
         match err {

@@ -13,6 +13,7 @@
 //! for every tenant with new events (the daily evidence run), and at each
 //! export (the pack signs the head it exports).
 
+pub mod check;
 mod due;
 #[cfg(feature = "kms")]
 pub mod kms;
@@ -38,7 +39,7 @@ use crate::store::{Condition, Item, Query, SortKey, Store, StoreError};
 /// the daily run bounds quiet tenants in time.
 pub const EVERY_EVENTS: u64 = 100;
 
-const SK_PREFIX: &str = "AUDIT#CHECKPOINT#";
+pub(crate) const SK_PREFIX: &str = "AUDIT#CHECKPOINT#";
 const KEYS_PK: &str = "AUDIT#KEYS";
 
 fn checkpoint_sk(seq: u64) -> String {
