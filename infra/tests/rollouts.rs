@@ -445,8 +445,8 @@ fn every_asynchronous_source_has_an_on_failure_destination() {
     assert_eq!(async_problems(&t), Vec::<String>::new());
     let invoked = t.of_type("AWS::Lambda::EventInvokeConfig").count();
     assert_eq!(
-        invoked, 4,
-        "the schedules' two functions, cost-ingest and the hook"
+        invoked, 5,
+        "the schedules' two functions, cost-ingest, compliance-export's jobs and the hook"
     );
 
     let text = template();
