@@ -321,6 +321,56 @@ async fn the_deployed_shape_runs_locally() {
         .unwrap_or_else(|f| panic!("{}", stack.fail(&format!("the pack does not verify: {f}"))));
     assert!(proof.checkpoints_checked >= 1, "{proof:?}");
 
+    // The same pack as an export job: the function invokes itself
+    // asynchronously through the local stack's Invoke API (ADR 0013).
+    let accepted = http
+        .post(format!("{base}/api/v1/audit/compliance-pack/exports?include_focus_export=true&focus_start_date=2026-02-01&focus_end_date=2026-02-28"))
+        .bearer_auth(&stack.owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202, "{}", stack.fail("export job"));
+    let location = accepted.headers()["location"].to_str().unwrap().to_owned();
+    let job = eventually(60, || {
+        let (http, url, token) = (
+            http.clone(),
+            format!("{base}{location}"),
+            stack.owner.clone(),
+        );
+        async move {
+            let job: Value = http
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            matches!(job["state"].as_str(), Some("succeeded" | "failed")).then_some(job)
+        }
+    })
+    .await
+    .unwrap_or_else(|| panic!("{}", stack.fail("the export job never ended")));
+    assert_eq!(
+        job["state"],
+        "succeeded",
+        "{}",
+        stack.fail(&job.to_string())
+    );
+    let zip = http
+        .get(job["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        job["sha256"],
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&zip))
+    );
+
     // 3. The evidence-daily schedule queues one message per tenant, and the
     // queue's event source mapping runs each tenant: evidence by the system actor.
     let daily = eventually(30, || {

@@ -159,12 +159,13 @@ fn new_code_and_a_changed_property_publish_new_versions() {
     let problems = kept_versions(&before, &transform(&text, &base_params(), "2"));
     assert!(problems.is_empty(), "new code: {problems:#?}");
 
-    // The global Timeout: the seven functions that inherit it get new
-    // versions, the three that set their own keep theirs.
+    // The global Timeout: the functions that inherit it get new versions,
+    // the four that set their own keep theirs.
     let longer = text.replacen("    Timeout: 29\n", "    Timeout: 30\n", 1);
     assert_ne!(longer, text);
     let problems = kept_versions(&before, &transform(&longer, &base_params(), "1"));
     let own_timeout = [
+        "ComplianceExportFunction",
         "CostIngestFunction",
         "EvidenceDailyFunction",
         "NotificationDispatcherFunction",
@@ -459,8 +460,8 @@ fn every_asynchronous_source_has_an_on_failure_destination() {
     assert_eq!(async_problems(&t), Vec::<String>::new());
     let invoked = t.of_type("AWS::Lambda::EventInvokeConfig").count();
     assert_eq!(
-        invoked, 4,
-        "the schedules' two functions, cost-ingest and the hook"
+        invoked, 5,
+        "the schedules' two functions, cost-ingest, compliance-export's jobs and the hook"
     );
 
     let text = template();

@@ -176,6 +176,20 @@ mod from_ref {
 
     use super::*;
 
+    /// `valdrix serve` and the tests: export jobs run as tasks of this process.
+    #[cfg(all(feature = "outbound", feature = "exports"))]
+    impl FromRef<SharedState> for crate::exports::queue::JobQueue {
+        fn from_ref(s: &SharedState) -> Self {
+            use crate::exports::queue::{InProcess, JobQueue, Worker};
+            JobQueue(Arc::new(InProcess(Worker {
+                store: s.store.clone(),
+                audit: s.audit.clone(),
+                objects: s.objects.clone(),
+                signer: s.audit_signer.clone(),
+            })))
+        }
+    }
+
     impl FromRef<Sealing> for Core {
         fn from_ref(s: &Sealing) -> Self {
             s.core.clone()

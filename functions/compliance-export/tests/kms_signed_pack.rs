@@ -64,9 +64,11 @@ async fn export(
             actor: Actor::System,
             request_id: None,
             environment: "local".into(),
+            method: "GET".into(),
             path: "/api/v1/audit/compliance-pack".into(),
             options: options::parse(&[], now.date_naive()).unwrap(),
             now,
+            deadline: valdrix_shared::deadline::Deadline::unbounded(),
         },
     )
     .await

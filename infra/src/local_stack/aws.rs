@@ -18,6 +18,8 @@ pub struct Endpoints {
     pub moto: String,
     /// The local fake of CodeDeploy's lifecycle-hook API.
     pub codedeploy: String,
+    /// The local stack's own Invoke API (a function invoking a function).
+    pub lambda: String,
 }
 
 impl Endpoints {
@@ -38,6 +40,7 @@ impl Endpoints {
             ("AWS_ENDPOINT_URL_SQS", &self.moto),
             ("AWS_ENDPOINT_URL_KMS", &self.moto),
             ("AWS_ENDPOINT_URL_CODEDEPLOY", &self.codedeploy),
+            ("AWS_ENDPOINT_URL_LAMBDA", &self.lambda),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

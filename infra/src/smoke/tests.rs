@@ -267,9 +267,11 @@ async fn signed_pack() -> Vec<u8> {
             actor: Actor::System,
             request_id: None,
             environment: "local".into(),
+            method: "GET".into(),
             path: "/api/v1/audit/compliance-pack".into(),
             options: options::parse(&[], now.date_naive()).unwrap(),
             now,
+            deadline: valdrix_shared::deadline::Deadline::unbounded(),
         },
     )
     .await

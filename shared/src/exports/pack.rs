@@ -20,6 +20,7 @@ use super::zipout::{ZipOut, ZipOutError, csv_record};
 use super::{close, csv_safe, focus, savings};
 use crate::audit::checkpoint::{CheckpointError, Signer};
 use crate::audit::{Actor, AuditError, AuditEvent, AuditLog};
+use crate::deadline::Deadline;
 use crate::ledger::{Lifecycle, query_ledger};
 use crate::objects::Upload;
 use crate::settings;
@@ -39,6 +40,25 @@ pub struct PackRequest {
     pub environment: String,
     pub generated_at: DateTime<Utc>,
     pub options: PackOptions,
+    /// When building must stop ([`PackError::OutOfTime`]); checked between
+    /// pages of rows.
+    pub deadline: Deadline,
+    /// Rows written so far, for a job's `running` state.
+    pub progress: Progress,
+}
+
+/// A count of rows written that another task may read while the pack builds.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl Progress {
+    pub fn rows(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn add(&self, n: u64) {
+        self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +78,16 @@ pub enum PackError {
     Write(#[from] ZipOutError),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The deadline came before the pack was complete.
+    #[error("the pack was not complete before the deadline")]
+    OutOfTime,
+}
+
+fn in_time(req: &PackRequest) -> Result<(), PackError> {
+    match req.deadline.passed() {
+        true => Err(PackError::OutOfTime),
+        false => Ok(()),
+    }
 }
 
 impl From<std::io::Error> for PackError {
@@ -125,7 +155,8 @@ pub async fn build_pack(
     let f = &opts.focus_export;
     let mut spend = None;
     let status = if f.included {
-        match focus_spool(store, &req.tenant_id, opts).await {
+        match focus_spool(store, req).await {
+            Err(PackError::OutOfTime) => return Err(PackError::OutOfTime),
             Ok((mut file, rows, more, totals)) => {
                 spend = Some(totals);
                 zip.start(FOCUS_PATH)?;
@@ -138,6 +169,7 @@ pub async fn build_pack(
                     }
                     zip.write(&chunk[..n])?;
                     zip.pump().await?;
+                    in_time(req)?;
                 }
                 zip.end();
                 counts.insert("focus_export".into(), json!(rows));
@@ -369,6 +401,7 @@ async fn audit_log_csv(
     let mut cursor = None;
     'pages: loop {
         let (events, next) = audit.page(&req.tenant_id, 500, cursor, true).await?;
+        let page_start = written;
         for e in events {
             let t = DateTime::parse_from_rfc3339(&e.timestamp)
                 .map(|t| t.with_timezone(&Utc))
@@ -383,7 +416,7 @@ async fn audit_log_csv(
             {
                 break 'pages;
             }
-            if written == opts.audit_max_rows {
+            if Some(written) == opts.audit_max_rows {
                 more = true;
                 break 'pages;
             }
@@ -394,6 +427,8 @@ async fn audit_log_csv(
         zip.write(&buf)?;
         buf.clear();
         zip.pump().await?;
+        req.progress.add(written - page_start);
+        in_time(req)?;
         match next {
             Some(c) => cursor = Some(c),
             None => break,
@@ -475,10 +510,9 @@ pub(super) fn evidence_entry(e: &AuditEvent) -> Value {
 /// spend totals of exactly those rows).
 async fn focus_spool(
     store: &DynStore,
-    tenant_id: &str,
-    opts: &PackOptions,
+    req: &PackRequest,
 ) -> Result<(std::fs::File, u64, bool, Spend), PackError> {
-    let f = &opts.focus_export;
+    let (tenant_id, f) = (&req.tenant_id, &req.options.focus_export);
     let file = tempfile::tempfile()?;
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
     let mut buf = Vec::with_capacity(64 * 1024);
@@ -495,16 +529,18 @@ async fn focus_spool(
             {
                 continue;
             }
-            if rows == f.max_rows {
+            if Some(rows) == f.max_rows {
                 more = true;
                 break 'pages;
             }
             csv_record(&mut buf, &focus::record(row));
             spend.add(row);
             rows += 1;
+            req.progress.add(1);
         }
         out.write_all(&buf)?;
         buf.clear();
+        in_time(req)?;
         match next {
             Some(c) => cursor = Some(c),
             None => break,

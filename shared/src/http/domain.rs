@@ -136,3 +136,15 @@ impl From<crate::exports::ExportError> for ApiError {
         }
     }
 }
+
+#[cfg(feature = "exports")]
+impl From<crate::exports::jobs::JobError> for ApiError {
+    fn from(err: crate::exports::jobs::JobError) -> Self {
+        use crate::exports::jobs::JobError;
+        match err {
+            JobError::Store(e) => e.into(),
+            JobError::Options(e) => Self::invalid_field(e.param, e.message),
+            JobError::Export(e) => e.into(),
+        }
+    }
+}
