@@ -244,6 +244,7 @@ async fn main() {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
+    let gzip_secs = gzip6_of_focus(&zip_path, &dir);
     let _ = std::fs::remove_dir_all(&dir);
 
     let mib = |k: u64| (k as f64 / 1024.0 * 10.0).round() / 10.0;
@@ -261,6 +262,8 @@ async fn main() {
                 "zip_bytes": result.bytes,
                 "focus_csv_bytes": focus_bytes,
                 "zipfile_test_ok": check,
+                "gzip6_focus_csv_seconds": gzip_secs,
+                "export_vs_gzip6": gzip_secs.map(|g| (export_secs / g * 100.0).round() / 100.0),
                 "close_status": result.manifest["exports"]["close_package"]["close_status"],
             },
         }))
@@ -271,4 +274,22 @@ async fn main() {
         export_peak < 128 * 1024,
         "export peak RSS {export_peak} KiB >= 128 MiB"
     );
+}
+
+/// The peer: `gzip -6` over the same FOCUS CSV bytes (taken out of the pack),
+/// timed in this run; `None` without gzip.
+fn gzip6_of_focus(zip_path: &std::path::Path, dir: &std::path::Path) -> Option<f64> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip_path).ok()?).ok()?;
+    let csv_path = dir.join("focus.csv");
+    let mut member = archive.by_name("exports/focus-v1.2.csv").ok()?;
+    std::io::copy(&mut member, &mut std::fs::File::create(&csv_path).ok()?).ok()?;
+    let t = Instant::now();
+    let ok = std::process::Command::new("gzip")
+        .args(["-6", "-c"])
+        .arg(&csv_path)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .ok()?
+        .success();
+    ok.then(|| t.elapsed().as_secs_f64())
 }
