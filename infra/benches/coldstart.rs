@@ -314,14 +314,25 @@ fn functions(owner_token: &str, admin_key: &str, api: &str, aws: &str) -> Vec<Fu
         Function {
             name: "cost-ingest",
             invocation: "`s3-cost-ingest.json` → fake S3 GetObject, 100-row FOCUS CSV into the demo ledger",
-            event: fixed(event_file(
-                "s3-cost-ingest",
-                &[
-                    ("REPLACE_WITH_BUCKET", COST_BUCKET),
-                    ("tenants/acme/focus/2026-01/export+part-1.csv.gz", COST_KEY),
-                ],
-            )),
-            env: none(),
+            // A new ETag each time: the same version twice is not read again
+            // (ADR 0012), and the bench measures a file read and upserted.
+            event: {
+                let run = valdrix_tests::unique("etag");
+                Box::new(move |i| {
+                    event_file(
+                        "s3-cost-ingest",
+                        &[
+                            ("REPLACE_WITH_BUCKET", COST_BUCKET),
+                            ("tenants/acme/focus/2026-01/export+part-1.csv.gz", COST_KEY),
+                            ("0123456789abcdef0123456789abcdef", &format!("{run}-{i}")),
+                        ],
+                    )
+                })
+            },
+            env: vec![pair(
+                "VALDRIX_INGEST_QUEUE_URL",
+                &format!("http://{aws}/123456789012/valdrix-cost-ingest"),
+            )],
         },
         Function {
             name: "evidence-daily",

@@ -146,6 +146,7 @@ pub fn iam_action(service: &str, operation: &str) -> String {
     let action = match (prefix.as_str(), operation) {
         ("lambda", "Invoke") => "InvokeFunction",
         ("s3", "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload") => "PutObject",
+        ("s3", "HeadObject") => "GetObject",
         (_, op) => op,
     };
     format!("{prefix}:{action}")

@@ -11,6 +11,7 @@ mod emulators;
 mod events;
 mod filter;
 mod front;
+mod queue;
 mod resolve;
 mod resources;
 mod runtime_api;
@@ -93,6 +94,7 @@ pub async fn run(args: Args) -> ExitCode {
 struct Control {
     functions: BTreeMap<String, Arc<Function>>,
     mappings: Vec<Arc<stream::Mapping>>,
+    queues: Vec<Arc<queue::QueueMapping>>,
     sources: events::Stats,
     hooks: Vec<Arc<Function>>,
     /// (logical id, function name) of every function whose alias a
@@ -249,6 +251,7 @@ async fn up(mut args: Args, started: &mut emulators::Started) -> Result<(), Stri
 
     // Event sources.
     let mut mappings = Vec::new();
+    let mut queues = Vec::new();
     for s in t.stream_sources() {
         let props = values.resolve(&s.properties)?;
         if props["Enabled"].as_bool() == Some(false) {
@@ -264,6 +267,21 @@ async fn up(mut args: Args, started: &mut emulators::Started) -> Result<(), Stri
                 .clone();
             values.resolve_string(&json!({ "Ref": id })).ok()
         };
+        let source = props["EventSourceArn"].as_str().unwrap_or_default();
+        if source.starts_with("arn:aws:sqs:") {
+            let url = queue_url(source)
+                .ok_or_else(|| format!("{}: {source} is not a queue of this stack", s.id))?;
+            let mapping = Arc::new(queue::QueueMapping::new(
+                &s.id,
+                functions[&s.function].clone(),
+                &props,
+                &clients.sqs,
+                url,
+            )?);
+            tokio::spawn(mapping.clone().run());
+            queues.push(mapping);
+            continue;
+        }
         let mapping = Arc::new(stream::Mapping::new(
             &s.id,
             functions[&s.function].clone(),
@@ -312,6 +330,7 @@ async fn up(mut args: Args, started: &mut emulators::Started) -> Result<(), Stri
     let control = Arc::new(Control {
         functions: functions.clone(),
         mappings,
+        queues,
         sources,
         hooks,
         deployable,
@@ -671,7 +690,20 @@ async fn stop_environment(State(c): Ctl, Path(id): Path<String>) -> Response {
 
 async fn event_sources(State(c): Ctl) -> Response {
     let sources = c.sources.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    axum::Json(json!({"streams": stream::stats_of(&c.mappings), "others": sources})).into_response()
+    let queues: BTreeMap<String, queue::QueueStats> = c
+        .queues
+        .iter()
+        .map(|q| {
+            (
+                q.id.clone(),
+                q.stats.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            )
+        })
+        .collect();
+    axum::Json(
+        json!({"streams": stream::stats_of(&c.mappings), "queues": queues, "others": sources}),
+    )
+    .into_response()
 }
 
 #[derive(serde::Deserialize)]

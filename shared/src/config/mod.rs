@@ -184,6 +184,8 @@ pub struct RuntimeConfig {
     pub pack_bucket: Option<String>,
     /// Where dead policy deliveries go (the dispatcher needs it).
     pub dead_letter_queue_url: Option<url::Url>,
+    /// Where cost files continue in the next invocation (cost-ingest needs it).
+    pub ingest_queue_url: Option<url::Url>,
 }
 
 impl fmt::Debug for RuntimeConfig {
@@ -201,6 +203,7 @@ impl fmt::Debug for RuntimeConfig {
             .field("github_api_url", &self.github_api_url)
             .field("pack_bucket", &self.pack_bucket)
             .field("dead_letter_queue_url", &self.dead_letter_queue_url)
+            .field("ingest_queue_url", &self.ingest_queue_url)
             .finish_non_exhaustive()
     }
 }

@@ -168,6 +168,9 @@ pub fn validate(vars: &VarSet, now: DateTime<Utc>) -> Result<RuntimeConfig, Vec<
     let dead_letter_queue_url = c.parse(VALDRIX_DEAD_LETTER_QUEUE_URL, |raw| {
         checks::queue_url(raw, strict)
     });
+    let ingest_queue_url = c.parse(VALDRIX_INGEST_QUEUE_URL, |raw| {
+        checks::queue_url(raw, strict)
+    });
     let slack_api_url = vendor_api(&mut c, VALDRIX_SLACK_API_URL, strict);
     let github_api_url = vendor_api(&mut c, VALDRIX_GITHUB_API_URL, strict);
 
@@ -211,6 +214,7 @@ pub fn validate(vars: &VarSet, now: DateTime<Utc>) -> Result<RuntimeConfig, Vec<
             github_api_url,
             pack_bucket,
             dead_letter_queue_url,
+            ingest_queue_url,
         }),
         _ => Err(c.violations),
     }

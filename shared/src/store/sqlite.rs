@@ -146,11 +146,9 @@ fn holds(
 fn write_put(conn: &Connection, pk: &str, sk: &str, item: &Item) -> Result<(), StoreError> {
     let body = serde_json::to_string(item)
         .map_err(|_| StoreError::Invalid("item is not serialisable".into()))?;
-    conn.execute(
-        "INSERT OR REPLACE INTO items (pk, sk, body, ttl) VALUES (?, ?, ?, ?)",
-        params![pk, sk, body, ttl_column(item)],
-    )
-    .map_err(sql_error)?;
+    conn.prepare_cached("INSERT OR REPLACE INTO items (pk, sk, body, ttl) VALUES (?, ?, ?, ?)")
+        .and_then(|mut s| s.execute(params![pk, sk, body, ttl_column(item)]))
+        .map_err(sql_error)?;
     Ok(())
 }
 
