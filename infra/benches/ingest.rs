@@ -120,10 +120,11 @@ async fn in_steps(
     step: Duration,
 ) -> serde_json::Value {
     let t = tenant(state).await;
-    let file = CostFile {
+    let mut file = CostFile {
         tenant_id: t.clone(),
         source: format!("file://{}", path.display()),
         version: "bench".into(),
+        step: 0,
     };
     let started = Instant::now();
     let mut steps = 0u32;
@@ -148,7 +149,7 @@ async fn in_steps(
         .await
         .unwrap()
         {
-            Step::Paused(_) => continue,
+            Step::Paused { next, .. } => file.step = next,
             Step::Done(report) => break report,
             other => panic!("unexpected step {other:?}"),
         }

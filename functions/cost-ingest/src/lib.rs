@@ -30,7 +30,7 @@ use valdrix_shared::tenancy;
 
 pub use object::{decode_key, tenant_of};
 pub use queue::{Continuation, IngestQueue};
-pub use trigger::Trigger;
+pub use trigger::{Delivery, Trigger};
 
 /// A failure a retry may cure (S3, the queue or the store unavailable): the
 /// invocation (or the queue message) fails with it, and is retried. What a
@@ -90,18 +90,24 @@ pub async fn handle(
         Trigger::S3(files) => {
             let mut outcomes = Vec::new();
             for file in files {
-                outcomes.push(one_file(ingest, &file, budget).await?);
+                // Lambda retries a failed S3 invocation: count every one a retry.
+                outcomes.push(one_file(ingest, &file, budget, true).await?);
             }
             Ok(json!({ "objects": outcomes }))
         }
         Trigger::Queue(messages) => {
             let mut response = SqsBatchResponse::default();
-            for (message_id, file) in messages {
+            for Delivery {
+                message_id,
+                file,
+                redelivered,
+            } in messages
+            {
                 let Some(file) = file else {
                     tracing::warn!(%message_id, "unreadable continuation dropped");
                     continue;
                 };
-                if let Err(e) = one_file(ingest, &file, budget).await {
+                if let Err(e) = one_file(ingest, &file, budget, redelivered).await {
                     tracing::error!(%message_id, error = %e, "cost file step failed; redelivered later");
                     response.add_failure(message_id);
                 }
@@ -112,22 +118,33 @@ pub async fn handle(
 }
 
 /// One step of one file; its next step queued when the budget ran out.
+/// A retried delivery whose step was recorded sends the next step's message
+/// again (the failure may have been that send); a mere copy does nothing.
 async fn one_file(
     ingest: &Ingest<'_>,
     file: &Continuation,
     budget: Budget,
+    redelivered: bool,
 ) -> Result<Value, Failure> {
     let key = &file.key;
+    let next = |step| Continuation {
+        step,
+        ..file.clone()
+    };
     let outcome = match step(ingest, file, budget).await? {
         Ok(Step::Done(report)) => json!({"key": key, "status": "ingested", "report": report}),
         Ok(Step::AlreadyDone(report)) => {
             json!({"key": key, "status": "already ingested", "report": report})
         }
-        Ok(Step::Paused(at)) => {
-            ingest.queue.send(file).await?;
-            json!({"key": key, "status": "continues", "next_line": at.line})
+        Ok(Step::Paused { at, next: step }) => {
+            ingest.queue.send(&next(step)).await?;
+            json!({"key": key, "status": "continues", "next_step": step, "next_line": at.line})
         }
-        Ok(Step::Overtaken) => json!({"key": key, "status": "overtaken"}),
+        Ok(Step::Recorded { next: step }) if redelivered => {
+            ingest.queue.send(&next(step)).await?;
+            json!({"key": key, "status": "continues", "next_step": step})
+        }
+        Ok(Step::Recorded { .. } | Step::Overtaken) => json!({"key": key, "status": "overtaken"}),
         Ok(Step::Unreadable(reason)) | Err(reason) => {
             tracing::warn!(%key, %reason, "cost object skipped");
             json!({"key": key, "status": "skipped", "reason": reason})
@@ -154,7 +171,10 @@ async fn step(
     }
     if budget.deadline.passed() {
         // Nothing left of this invocation: the whole file is the next one's.
-        return Ok(Ok(Step::Paused(Default::default())));
+        return Ok(Ok(Step::Paused {
+            at: Default::default(),
+            next: file.step,
+        }));
     }
     let etag = match &file.etag {
         Some(etag) => object::bare(etag),
@@ -164,6 +184,7 @@ async fn step(
         tenant_id: tenant.to_owned(),
         source: format!("s3://{}/{}", file.bucket, file.key),
         version: etag.clone(),
+        step: file.step,
     };
     let open = |offset| object::open(ingest.s3, &file.bucket, &file.key, etag, offset);
     match ingest_step(

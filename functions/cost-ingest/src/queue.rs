@@ -14,6 +14,9 @@ pub struct Continuation {
     pub key: String,
     /// The version being ingested; `None` when the event did not say.
     pub etag: Option<String>,
+    /// The step this message is for (0: the S3 event's first).
+    #[serde(default)]
+    pub step: u32,
 }
 
 pub struct IngestQueue {

@@ -13,8 +13,18 @@ use crate::queue::Continuation;
 pub enum Trigger {
     /// New objects: each a file from its start.
     S3(Vec<Continuation>),
-    /// Files to continue, by message id; `None` for a body that is not one.
-    Queue(Vec<(String, Option<Continuation>)>),
+    /// Files to continue.
+    Queue(Vec<Delivery>),
+}
+
+/// One message of the function's queue.
+#[derive(Debug)]
+pub struct Delivery {
+    pub message_id: String,
+    /// `None` for a body that is not a continuation.
+    pub file: Option<Continuation>,
+    /// Received before (SQS's `ApproximateReceiveCount` above 1): a retry.
+    pub redelivered: bool,
 }
 
 impl<'de> Deserialize<'de> for Trigger {
@@ -31,9 +41,14 @@ impl<'de> Deserialize<'de> for Trigger {
                 event
                     .records
                     .into_iter()
-                    .map(|m| {
-                        let file = m.body.as_deref().and_then(|b| serde_json::from_str(b).ok());
-                        (m.message_id.unwrap_or_default(), file)
+                    .map(|m| Delivery {
+                        file: m.body.as_deref().and_then(|b| serde_json::from_str(b).ok()),
+                        redelivered: m
+                            .attributes
+                            .get("ApproximateReceiveCount")
+                            .and_then(|n| n.parse::<u32>().ok())
+                            .is_some_and(|n| n > 1),
+                        message_id: m.message_id.unwrap_or_default(),
                     })
                     .collect(),
             ))
@@ -48,6 +63,7 @@ impl<'de> Deserialize<'de> for Trigger {
                             bucket: r.s3.bucket.name?,
                             key: decode_key(&r.s3.object.key?),
                             etag: r.s3.object.e_tag.filter(|e| !e.is_empty()),
+                            step: 0,
                         })
                     })
                     .collect(),

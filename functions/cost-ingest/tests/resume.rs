@@ -126,6 +126,7 @@ async fn in_steps(
         batch_rows: 3,
         in_flight: 2,
     };
+    let mut file = file.clone();
     for steps in 1..100 {
         let open = |offset: Option<u64>| {
             let from = offset.unwrap_or(0) as usize;
@@ -135,7 +136,7 @@ async fn in_steps(
         let step = ingest_step(
             &state.store,
             &state.audit,
-            file,
+            &file,
             open,
             pace,
             budget,
@@ -144,7 +145,7 @@ async fn in_steps(
         .await
         .unwrap();
         match step {
-            Step::Paused(_) => continue,
+            Step::Paused { next, .. } => file.step = next,
             Step::Done(report) => return (report, steps),
             other => panic!("unexpected step {other:?}"),
         }
@@ -177,6 +178,7 @@ async fn steps_equal_one_go(store: DynStore) {
             tenant_id: t.clone(),
             source: format!("s3://bucket/tenants/{t}/{name}.csv"),
             version: "etag-1".into(),
+            step: 0,
         };
         let (report, steps) = in_steps(&state, &file, &bytes, 7).await;
         assert!(steps >= 6, "{name}: {steps} steps");
@@ -242,6 +244,7 @@ async fn a_step_replayed_after_a_crash_finds_its_own_rows() {
         tenant_id: t.clone(),
         source: "s3://bucket/replayed.csv".into(),
         version: "v".into(),
+        step: 0,
     };
     // The first step writes 20 records and records where it stopped.
     let budget = Budget {
@@ -263,10 +266,28 @@ async fn a_step_replayed_after_a_crash_finds_its_own_rows() {
     )
     .await
     .unwrap();
-    let Step::Paused(at) = first else {
+    let Step::Paused { at, next: 1 } = first else {
         panic!("{first:?}")
     };
     let recorded = progress(&state.store, &t).await;
+    // A copy of the first step's delivery: done before, nothing written again.
+    let nothing = |_: Option<u64>| async { Ok::<_, IngestError>(std::io::Cursor::new(Vec::new())) };
+    let copy = ingest_step(
+        &state.store,
+        &state.audit,
+        &file,
+        nothing,
+        Pace::default(),
+        budget,
+        Actor::System,
+    )
+    .await
+    .unwrap();
+    assert_eq!(copy, Step::Recorded { next: 1 });
+    let file = CostFile {
+        step: 1,
+        ..file.clone()
+    };
     // A second step wrote its rows, then died: its position was never
     // recorded, so the redelivered message begins where the first stopped.
     let tail = bytes[at.offset as usize..].to_vec();
@@ -290,7 +311,25 @@ async fn a_step_replayed_after_a_crash_finds_its_own_rows() {
         .await
         .unwrap()
     };
-    assert!(matches!(run_rows, Step::Paused(_)));
+    assert!(matches!(run_rows, Step::Paused { next: 2, .. }));
+    // A stale delivery (the file is past its step) does nothing.
+    let stale = CostFile {
+        step: 0,
+        ..file.clone()
+    };
+    let nothing = |_: Option<u64>| async { Ok::<_, IngestError>(std::io::Cursor::new(Vec::new())) };
+    let copy = ingest_step(
+        &state.store,
+        &state.audit,
+        &stale,
+        nothing,
+        Pace::default(),
+        budget,
+        Actor::System,
+    )
+    .await
+    .unwrap();
+    assert_eq!(copy, Step::Overtaken);
     // Put the progress back to where the first step left it, as a crash would.
     state
         .store

@@ -8,7 +8,8 @@
 //! position under the version it read; the last step appends the
 //! `cost.ingested` audit event in the same transaction that marks the record
 //! done. So a file delivered twice is ingested once, a step delivered twice
-//! finds the record moved on, and two steps racing leave one winner.
+//! finds the record moved on (each delivery names its step), and two
+//! deliveries racing leave one winner.
 //!
 //! A plain file resumes at the byte offset of its next record (a ranged
 //! read); a gzip file cannot be entered in the middle, so it is read again
@@ -35,7 +36,7 @@ const REMEMBER_DAYS: i64 = 35;
 /// A progress record stays well under DynamoDB's 400 KB item limit.
 const MAX_PROGRESS_BYTES: usize = 256 * 1024;
 
-/// One version of one cost file of a tenant.
+/// One version of one cost file of a tenant, and which of its steps is asked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CostFile {
     pub tenant_id: String,
@@ -43,6 +44,9 @@ pub struct CostFile {
     pub source: String,
     /// Which version of it: the S3 version id, else its ETag.
     pub version: String,
+    /// The step this delivery is for (0 for the first): a copy of a step's
+    /// message finds the file past it and does nothing.
+    pub step: u32,
 }
 
 /// What one step did.
@@ -52,10 +56,13 @@ pub enum Step {
     Done(IngestReport),
     /// The file was done before this step (a redelivery): nothing written.
     AlreadyDone(IngestReport),
-    /// The budget ran out: the next step begins at `At`.
-    Paused(At),
-    /// Another step of this file moved on first: this one stops, and the
-    /// other carries the file on.
+    /// The budget ran out: step `next` begins at `At`.
+    Paused { at: At, next: u32 },
+    /// This step was done before (a redelivery): step `next` is the file's
+    /// next, whose message may or may not have been sent.
+    Recorded { next: u32 },
+    /// The file is past this step, or another delivery of it moved on
+    /// first: this one stops, and the other carries the file on.
     Overtaken,
     /// The file cannot be read on; its audit event records the error.
     Unreadable(String),
@@ -64,7 +71,8 @@ pub enum Step {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Progress {
     source: String,
-    version: String,
+    /// The file's version (`version` is the store's own counter).
+    object_version: String,
     started_at: DateTime<Utc>,
     /// The header and whether the file is gzip, once read.
     header: Option<Vec<String>>,
@@ -109,7 +117,7 @@ async fn load_or_start(store: &DynStore, file: &CostFile) -> Result<(Progress, u
         }
         let progress = Progress {
             source: file.source.clone(),
-            version: file.version.clone(),
+            object_version: file.version.clone(),
             started_at: Utc::now(),
             header: None,
             gzip: false,
@@ -171,6 +179,14 @@ where
     if progress.done {
         return Ok(Step::AlreadyDone(progress.report));
     }
+    if progress.steps == file.step + 1 {
+        return Ok(Step::Recorded {
+            next: progress.steps,
+        });
+    }
+    if progress.steps != file.step {
+        return Ok(Step::Overtaken);
+    }
     let (begin, offset) = match (&progress.next, &progress.header) {
         (Some(at), Some(header)) if !progress.gzip => (
             Begin::Offset {
@@ -205,7 +221,10 @@ where
                 unreachable!("progress_op puts");
             };
             return match store.put(item, condition).await {
-                Ok(()) => Ok(Step::Paused(at)),
+                Ok(()) => Ok(Step::Paused {
+                    at,
+                    next: progress.steps,
+                }),
                 Err(StoreError::ConditionFailed { .. }) => Ok(Step::Overtaken),
                 Err(e) => Err(e.into()),
             };
