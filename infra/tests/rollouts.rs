@@ -420,6 +420,16 @@ fn async_problems(t: &Template) -> Vec<String> {
         }
     }
     for (id, mapping) in t.of_type("AWS::Lambda::EventSourceMapping") {
+        // An SQS mapping takes no destination: its queue's redrive policy is one.
+        let queue = mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]
+            .as_str()
+            .map(|q| &t.resources()[q]);
+        if let Some(q) = queue.filter(|q| q["Type"] == "AWS::SQS::Queue") {
+            if q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"].is_null() {
+                problems.push(format!("{id}: its queue has no dead-letter queue"));
+            }
+            continue;
+        }
         if mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"].is_null() {
             problems.push(format!("{id}: no on-failure destination"));
         }
@@ -458,11 +468,22 @@ fn every_asynchronous_source_has_an_on_failure_destination() {
 
     let ingest = text.find("CodeUri: functions/cost-ingest").unwrap();
     let block = text[ingest..].find("      EventInvokeConfig:").unwrap() + ingest;
-    let end = text[block..].find("      Policies:").unwrap() + block;
+    let end = text[block..].find("      Events:").unwrap() + block;
     let no_invoke_config = format!("{}{}", &text[..block], &text[end..]);
     assert_eq!(
         async_problems(&transform(&no_invoke_config, &base_params(), "1")),
         ["CostIngestFunction: asynchronous invocations have no on-failure destination"]
+    );
+
+    let no_redrive = text.replacen(
+        "      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt CostIngestDeadLetterQueue.Arn\n        maxReceiveCount: 5\n",
+        "",
+        1,
+    );
+    assert_ne!(no_redrive, text);
+    assert_eq!(
+        async_problems(&transform(&no_redrive, &base_params(), "1")),
+        ["CostIngestFunctionNextStep: its queue has no dead-letter queue"]
     );
 
     let no_dlq = text.replacen(

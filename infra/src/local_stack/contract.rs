@@ -69,6 +69,10 @@ fn problems(t: &Transformed, environment: &str) -> Vec<String> {
             "DeliveryDeadLetterQueue",
             "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
         ),
+        (
+            "CostIngestQueue",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/cost-ingest",
+        ),
         ("PackBucket", "valdrix-packbucket-1abc"),
         ("IngestBucket", "valdrix-ingest-123456789012"),
     ] {

@@ -280,9 +280,26 @@ pub mod tests {
             path: "/api/v1/admin/tenants/{tenant_id}".into(),
             function: "AdminFunction".into(),
         }));
-        let streams = t.stream_sources();
-        assert_eq!(streams.len(), 1);
-        assert_eq!(streams[0].function, "NotificationDispatcherFunction");
+        let mut sources: Vec<(String, String)> = t
+            .stream_sources()
+            .into_iter()
+            .map(|s| (s.id, s.function))
+            .collect();
+        sources.sort();
+        // The table's stream, and cost-ingest's own queue.
+        assert_eq!(
+            sources,
+            [
+                (
+                    "CostIngestFunctionNextStep".to_owned(),
+                    "CostIngestFunction".to_owned()
+                ),
+                (
+                    "NotificationDispatcherFunctionPendingDeliveries".to_owned(),
+                    "NotificationDispatcherFunction".to_owned()
+                ),
+            ]
+        );
         let schedules: Vec<(String, Vec<String>)> = t
             .schedules()
             .into_iter()
