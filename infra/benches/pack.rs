@@ -6,9 +6,9 @@
 //!
 //! `BENCH_ROWS` (default 1000000) sets the ledger size, `BENCH_INGEST_ROWS`
 //! (default 100000) the size of the CSV file pushed through the ingest path.
-//! The export runs the same `build_pack` the HTTP handler runs, with
-//! `focus_max_rows` raised to the row count (the HTTP bound is 200000) so
-//! every row is read and written. Results are printed as JSON.
+//! The export runs the same `build_pack` an export job runs, with a job's
+//! caps (none: the GET's bound is 200000) so every row is read and written.
+//! Results are printed as JSON.
 
 use std::io::Write;
 use std::time::Instant;
@@ -17,6 +17,7 @@ mod common;
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use serde_json::json;
+use valdrix_shared::audit::checkpoint::local::LocalSigner;
 use valdrix_shared::audit::{Actor, tenant_pk};
 use valdrix_shared::exports::{PackRequest, build_pack, options};
 use valdrix_shared::ledger::{Decimal, LedgerRow, Lifecycle, ingest::ingest, ledger_sk, line_id};
@@ -201,8 +202,7 @@ async fn main() {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let mut opts = options::parse(&query, Utc::now().date_naive()).unwrap();
-    opts.focus_export.max_rows = rows as u64;
+    let opts = options::parse_with(&query, Utc::now().date_naive(), options::Caps::Job).unwrap();
     let dir = std::env::temp_dir().join(valdrix_tests::unique("bench-packs"));
     let objects = LocalDirStore::new(&dir, [7u8; 32]);
     let req = PackRequest {
@@ -213,6 +213,8 @@ async fn main() {
         environment: "local".into(),
         generated_at: Utc::now(),
         options: opts,
+        deadline: valdrix_shared::deadline::Deadline::unbounded(),
+        progress: Default::default(),
     };
     reset_peak();
     let t2 = Instant::now();
@@ -220,7 +222,8 @@ async fn main() {
         .create("packs/bench.zip", "application/zip")
         .await
         .unwrap();
-    let result = build_pack(&state.store, &state.audit, &req, upload.as_mut())
+    let signer = LocalSigner::open_or_create(&dir.join("audit-signing-key.p8")).unwrap();
+    let result = build_pack(&state.store, &state.audit, &signer, &req, upload.as_mut())
         .await
         .unwrap();
     upload.finish().await.unwrap();

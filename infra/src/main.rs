@@ -18,7 +18,8 @@ mod serve;
 mod smoke;
 mod stack_outputs;
 mod validate_env;
-mod verify_audit;
+mod verify_chain;
+mod verify_pack;
 
 use std::process::ExitCode;
 
@@ -45,8 +46,11 @@ enum Command {
     RedriveDeliveries(redrive::Args),
     /// Re-seal every tenant's integration secrets under the current key.
     RotateSecrets,
-    /// Walk a tenant's audit chain and report the first broken link.
-    VerifyAudit(verify_audit::Args),
+    /// Verify a tenant's whole audit chain, range by range; exit 1 naming the first bad seq.
+    #[command(visible_alias = "verify-audit")]
+    VerifyChain(verify_chain::Args),
+    /// Check a compliance pack offline: files, chain, signed checkpoints.
+    VerifyPack(verify_pack::Args),
     /// Run the checklist's post-deploy smoke tests against a base URL.
     Smoke(smoke::Args),
     /// Ingest a local FOCUS cost file (CSV or gzip) into a tenant's ledger.
@@ -68,7 +72,8 @@ async fn main() -> ExitCode {
         Command::Migrate(args) => migrate_cmd::run(args).await,
         Command::RedriveDeliveries(args) => redrive::run(args).await,
         Command::RotateSecrets => rotate_secrets::run().await,
-        Command::VerifyAudit(args) => verify_audit::run(args).await,
+        Command::VerifyChain(args) => verify_chain::run(args).await,
+        Command::VerifyPack(args) => verify_pack::run(args),
         Command::Smoke(args) => smoke::run(args).await,
         Command::IngestCosts(args) => ingest_costs::run(args).await,
         Command::LocalStack(args) => local_stack::run(args).await,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use secrecy::ExposeSecret;
+use valdrix_shared::audit::checkpoint::{self, local::LocalSigner};
 use valdrix_shared::config::vars::{
     ADMIN_API_KEY, SLACK_BOT_TOKEN, VALDRIX_ALLOW_PRIVATE_OUTBOUND,
 };
@@ -31,6 +32,9 @@ pub struct Args {
     #[arg(long)]
     sandbox: bool,
 }
+
+/// The signing key of the audit checkpoints, in the data dir.
+pub const AUDIT_KEY_FILE: &str = "audit-signing-key.p8";
 
 pub async fn run(args: Args) -> ExitCode {
     match serve(args).await {
@@ -72,7 +76,20 @@ async fn serve(args: Args) -> Result<(), String> {
     };
     // Compliance packs go to a local directory, served by signed URLs.
     let packs = compliance_export::local_object_store(args.data_dir.join("packs"), &config);
-    let state = AppState::with(config.into(), store, integrations, Some(packs));
+    let mut state = AppState::with(config.into(), store, integrations, Some(packs));
+    // The audit checkpoints' key: a 0600 file in the data dir, never printed.
+    let signer: checkpoint::DynSigner = std::sync::Arc::new(
+        LocalSigner::open_or_create(&args.data_dir.join(AUDIT_KEY_FILE))
+            .map_err(|e| e.to_string())?,
+    );
+    std::sync::Arc::get_mut(&mut state)
+        .expect("a freshly built state has no other owner")
+        .audit_signer = Some(signer.clone());
+    tokio::spawn(checkpoint::sweep_forever(
+        state.audit.clone(),
+        signer,
+        std::time::Duration::from_secs(2),
+    ));
     // The dispatcher runs in-process here: no stream, so accepted policy
     // deliveries are sent at once and the due index is swept every 2 s.
     tokio::spawn(valdrix_shared::policy::inline::sweep_forever(

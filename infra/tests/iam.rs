@@ -4,7 +4,8 @@
 //! its crate keeps next to its code (`functions/<crate>/iam.txt`), on named
 //! resources. The crate's own tests refuse a store call outside that table
 //! (valdrix_tests::iam_guard), so a new call fails there, and an action the
-//! code no longer needs fails here once it leaves the table.
+//! code no longer needs fails here once it leaves the table. A KMS key
+//! policy that names a role grants it too (the audit signing key's).
 
 mod sam;
 
@@ -75,6 +76,25 @@ fn role_statements(t: &Template, role: &Value) -> (Vec<Value>, Vec<String>) {
     (statements, aws_managed)
 }
 
+/// The actions KMS key policies grant the role `role_id` by name (a key
+/// policy's `Resource: "*"` is that key alone).
+fn key_policy_actions(t: &Template, role_id: &str) -> BTreeSet<String> {
+    let named = serde_json::json!({"Fn::GetAtt": [role_id, "Arn"]});
+    let mut actions = BTreeSet::new();
+    for (_, key) in t.of_type("AWS::KMS::Key") {
+        for s in as_list(&key["Properties"]["KeyPolicy"]["Statement"]) {
+            if s["Effect"] == "Allow" && as_list(&s["Principal"]["AWS"]).contains(&named) {
+                actions.extend(
+                    as_list(&s["Action"])
+                        .iter()
+                        .filter_map(|a| a.as_str().map(str::to_owned)),
+                );
+            }
+        }
+    }
+    actions
+}
+
 /// Every difference between each function's role and its crate's table.
 fn problems(t: &Template, tables: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
     let mut problems = Vec::new();
@@ -98,7 +118,7 @@ fn problems(t: &Template, tables: &BTreeMap<String, BTreeSet<String>>) -> Vec<St
                 ));
             }
         }
-        let mut allowed = BTreeSet::new();
+        let mut allowed = key_policy_actions(t, role_id);
         for s in statements.iter().filter(|s| s["Effect"] == "Allow") {
             for action in as_list(&s["Action"]) {
                 let action = action.as_str().unwrap_or("?").to_owned();
@@ -177,17 +197,41 @@ fn an_action_the_code_never_uses_fails() {
 
 #[test]
 fn sams_stream_policy_and_wildcards_fail() {
-    // SAM's stream policy for the dispatcher allows every stream in the account.
+    // SAM's poller policies allow every stream or queue in the account: the
+    // dispatcher's and the daily run's own roles must not carry them.
     let text = read("template.yaml");
-    let sam_stream = text.replacen(
-        "        - !Sub arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess\n",
-        "        - !Sub arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess\n        - !Sub arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole\n",
-        1,
-    );
+    let with_managed = |role: &str, policy: &str| {
+        let at = text.find(&format!("  {role}:\n")).expect("the role");
+        let xray = "        - !Sub arn:${AWS::Partition}:iam::aws:policy/AWSXrayWriteOnlyAccess\n";
+        let end = text[at..].find(xray).expect("its managed policies") + at + xray.len();
+        format!(
+            "{}        - !Sub arn:${{AWS::Partition}}:iam::aws:policy/service-role/{policy}\n{}",
+            &text[..end],
+            &text[end..]
+        )
+    };
     assert_eq!(
-        problems(&transformed(&sam_stream), &tables()),
+        problems(
+            &transformed(&with_managed(
+                "NotificationDispatcherRole",
+                "AWSLambdaDynamoDBExecutionRole"
+            )),
+            &tables()
+        ),
         [
             "NotificationDispatcherFunction: carries arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole, whose actions no table can account for"
+        ]
+    );
+    assert_eq!(
+        problems(
+            &transformed(&with_managed(
+                "EvidenceDailyRole",
+                "AWSLambdaSQSQueueExecutionRole"
+            )),
+            &tables()
+        ),
+        [
+            "EvidenceDailyFunction: carries arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole, whose actions no table can account for"
         ]
     );
     let star = text.replacen(

@@ -2,7 +2,8 @@
 //! on the suite's DynamoDB Local and moto (`infra/emulators.sh start`), with the
 //! function binaries of this build, then: `valdrix smoke` (the policy event
 //! through the table's stream to the dispatcher), a cost file put in the ingest
-//! bucket reaching the ledger and the pack's FOCUS export, the evidence-daily
+//! bucket reaching the ledger and the pack's FOCUS export (the pack signed with
+//! the template's KMS key, on moto, and verified), the evidence-daily
 //! schedule, the post-deploy hook (Succeeded, and Failed once the table is
 //! gone), and a cold start on a broken runtime secret reported on the Runtime
 //! API's init-error route.
@@ -323,23 +324,85 @@ async fn the_deployed_shape_runs_locally() {
         focus.contains(&resource),
         "{resource} not in the FOCUS export:\n{focus}"
     );
+    // Signed through KMS (moto's key from the template's AWS::KMS::Key): its proof holds.
+    let proof = valdrix_shared::exports::verify_pack(std::io::Cursor::new(zip.to_vec()), None)
+        .unwrap_or_else(|f| panic!("{}", stack.fail(&format!("the pack does not verify: {f}"))));
+    assert!(proof.checkpoints_checked >= 1, "{proof:?}");
 
-    // 3. The evidence-daily schedule adds evidence (by the system actor).
-    let evidence = eventually(30, || {
+    // The same pack as an export job: the function invokes itself
+    // asynchronously through the local stack's Invoke API (ADR 0013).
+    let accepted = http
+        .post(format!("{base}/api/v1/audit/compliance-pack/exports?include_focus_export=true&focus_start_date=2026-02-01&focus_end_date=2026-02-28"))
+        .bearer_auth(&stack.owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202, "{}", stack.fail("export job"));
+    let location = accepted.headers()["location"].to_str().unwrap().to_owned();
+    let job = eventually(60, || {
+        let (http, url, token) = (
+            http.clone(),
+            format!("{base}{location}"),
+            stack.owner.clone(),
+        );
+        async move {
+            let job: Value = http
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            matches!(job["state"].as_str(), Some("succeeded" | "failed")).then_some(job)
+        }
+    })
+    .await
+    .unwrap_or_else(|| panic!("{}", stack.fail("the export job never ended")));
+    assert_eq!(
+        job["state"],
+        "succeeded",
+        "{}",
+        stack.fail(&job.to_string())
+    );
+    let zip = http
+        .get(job["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        job["sha256"],
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&zip))
+    );
+
+    // 3. The evidence-daily schedule queues one message per tenant, and the
+    // queue's event source mapping runs each tenant: evidence by the system actor.
+    let daily = eventually(30, || {
         let http = http.clone();
         let url = format!("{base}/_local/event-sources");
         async move {
             let s = get(&http, url).await;
-            let daily = &s["others"]["EvidenceDailyFunctionDaily"];
-            (daily["invocations"].as_u64() >= Some(1) && daily["errors"] == 0)
-                .then(|| daily.clone())
+            let (queued, ran) = (
+                &s["others"]["EvidenceDailyFunctionDaily"],
+                &s["others"]["EvidenceDailyFunctionTenants"],
+            );
+            (queued["errors"] == 0
+                && queued["last_result"]["tenants_queued"].as_u64() >= Some(2)
+                && ran["invocations"].as_u64() >= Some(1)
+                && ran["errors"] == 0)
+                .then(|| ran.clone())
         }
     })
     .await
-    .unwrap_or_else(|| panic!("{}", stack.fail("evidence-daily never ran")));
-    assert!(
-        evidence["last_result"]["checks_passed"].as_u64() >= Some(1),
-        "{evidence}"
+    .unwrap_or_else(|| panic!("{}", stack.fail("evidence-daily never ran a tenant")));
+    assert_eq!(
+        daily["last_result"]["batchItemFailures"],
+        json!([]),
+        "{daily}"
     );
     let list: Value = http
         .get(format!(

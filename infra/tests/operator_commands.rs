@@ -1,4 +1,4 @@
-//! `valdrix migrate`, `rotate-secrets` and `verify-audit` end to end.
+//! `valdrix migrate`, `rotate-secrets` and `verify-chain` end to end.
 
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -204,20 +204,35 @@ async fn rotate_secrets_reseals_under_the_new_key() {
 }
 
 #[tokio::test]
-async fn verify_audit_reports_intact_and_broken_chains() {
+async fn verify_chain_reports_intact_and_broken_chains() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.sqlite").display().to_string();
     let tenant = tenant_with_sealed_secret(&db).await;
     let url = format!("sqlite://{db}");
     let out = valdrix(
-        &["verify-audit", "--tenant", &tenant],
+        &["verify-chain", "--tenant", &tenant, "--format", "json"],
         &[("DATABASE_URL", &url)],
     );
     assert_eq!(out.status.code(), Some(0));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        (report["ok"].clone(), report["events_checked"].clone()),
-        (json!(true), json!(2))
+        (
+            report["ok"].clone(),
+            report["complete"].clone(),
+            report["events_checked"].clone()
+        ),
+        (json!(true), json!(true), json!(2))
+    );
+    // The old name still answers, in text.
+    let out = valdrix(
+        &["verify-audit", "--tenant", &tenant],
+        &[("DATABASE_URL", &url)],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).starts_with("chain_intact "),
+        "{}",
+        stdout(&out)
     );
 
     let store = store::open(&StoreUrl::Sqlite { path: db }).await.unwrap();
@@ -230,13 +245,104 @@ async fn verify_audit_reports_intact_and_broken_chains() {
     item["event"]["success"] = json!(false);
     store.put(item, Condition::None).await.unwrap();
     let out = valdrix(
-        &["verify-audit", "--tenant", &tenant],
+        &["verify-chain", "--tenant", &tenant, "--format", "json"],
         &[("DATABASE_URL", &url)],
     );
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        (report["ok"].clone(), report["broken_at_seq"].clone()),
+        (report["ok"].clone(), report["first_bad_seq"].clone()),
         (json!(false), json!(1))
+    );
+}
+
+/// On DynamoDB (the runtime contract's `DATABASE_URL`), across several
+/// ranges: intact, then the first bad seq named after a change in the middle.
+#[tokio::test]
+async fn verify_chain_walks_a_dynamodb_chain_range_by_range() {
+    use valdrix_shared::audit::{NewEvent, RANGE_EVENTS};
+    let table = unique("verify");
+    let store = store::open(&StoreUrl::DynamoDb {
+        table: table.clone(),
+        endpoint: Some(dynamodb_endpoint()),
+        region: Some("us-east-1".into()),
+    })
+    .await
+    .unwrap();
+    store.ensure_table().await.unwrap();
+    let state = AppState::new(Arc::new(test_config(&[])), store.clone());
+    let tenant = unique("t");
+    let events = RANGE_EVENTS + 600;
+    let mut seq = 0;
+    while seq < events {
+        let n = (events - seq).min(90);
+        let batch = (seq..seq + n)
+            .map(|i| {
+                let e = NewEvent {
+                    tenant_id: tenant.clone(),
+                    event_type: "test.event".into(),
+                    actor: Actor::System,
+                    request_id: None,
+                    resource: None,
+                    success: true,
+                    details: json!({"n": i}),
+                };
+                (e, None)
+            })
+            .collect();
+        state.audit.append_all(batch, Vec::new()).await.unwrap();
+        seq += n;
+    }
+    let url = format!(
+        "dynamodb://{table}?endpoint={}&region=us-east-1",
+        dynamodb_endpoint()
+    );
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let args = ["verify-chain", "--tenant", &tenant, "--format", "json"];
+    let out = valdrix(&args, &env);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            report["complete"].clone(),
+            report["events_checked"].clone(),
+            report["ranges"].clone()
+        ),
+        (json!(true), json!(events), json!(2))
+    );
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        progress
+            .lines()
+            .filter(|l| l.starts_with("verified "))
+            .count(),
+        2,
+        "{progress}"
+    );
+
+    let bad = RANGE_EVENTS + 300;
+    let pk = format!("TENANT#{tenant}");
+    let mut item = store
+        .get(&pk, &format!("AUDIT#{bad:020}"))
+        .await
+        .unwrap()
+        .unwrap();
+    item["event"]["success"] = json!(false);
+    store.put(item, Condition::None).await.unwrap();
+    let out = valdrix(&args, &env);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["ok"].clone(), report["first_bad_seq"].clone()),
+        (json!(false), json!(bad))
     );
 }

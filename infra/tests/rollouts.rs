@@ -159,12 +159,13 @@ fn new_code_and_a_changed_property_publish_new_versions() {
     let problems = kept_versions(&before, &transform(&text, &base_params(), "2"));
     assert!(problems.is_empty(), "new code: {problems:#?}");
 
-    // The global Timeout: the seven functions that inherit it get new
-    // versions, the three that set their own keep theirs.
+    // The global Timeout: the functions that inherit it get new versions,
+    // the four that set their own keep theirs.
     let longer = text.replacen("    Timeout: 29\n", "    Timeout: 30\n", 1);
     assert_ne!(longer, text);
     let problems = kept_versions(&before, &transform(&longer, &base_params(), "1"));
     let own_timeout = [
+        "ComplianceExportFunction",
         "CostIngestFunction",
         "EvidenceDailyFunction",
         "NotificationDispatcherFunction",
@@ -420,18 +421,23 @@ fn async_problems(t: &Template) -> Vec<String> {
         }
     }
     for (id, mapping) in t.of_type("AWS::Lambda::EventSourceMapping") {
-        // An SQS mapping takes no destination: its queue's redrive policy is one.
+        // An SQS source's failures go to its queue's dead-letter queue (the
+        // mapping has no on-failure destination of its own).
         let queue = mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]
             .as_str()
-            .map(|q| &t.resources()[q]);
-        if let Some(q) = queue.filter(|q| q["Type"] == "AWS::SQS::Queue") {
-            if q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"].is_null() {
+            .and_then(|q| r.get(q))
+            .filter(|q| q["Type"] == "AWS::SQS::Queue");
+        match queue {
+            Some(q) if q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"].is_null() => {
                 problems.push(format!("{id}: its queue has no dead-letter queue"));
             }
-            continue;
-        }
-        if mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"].is_null() {
-            problems.push(format!("{id}: no on-failure destination"));
+            Some(_) => {}
+            None if mapping["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+                .is_null() =>
+            {
+                problems.push(format!("{id}: no on-failure destination"))
+            }
+            None => {}
         }
     }
     for function in invoked_async {
@@ -454,8 +460,8 @@ fn every_asynchronous_source_has_an_on_failure_destination() {
     assert_eq!(async_problems(&t), Vec::<String>::new());
     let invoked = t.of_type("AWS::Lambda::EventInvokeConfig").count();
     assert_eq!(
-        invoked, 4,
-        "the schedules' two functions, cost-ingest and the hook"
+        invoked, 5,
+        "the schedules' two functions, cost-ingest, compliance-export's jobs and the hook"
     );
 
     let text = template();
@@ -475,17 +481,6 @@ fn every_asynchronous_source_has_an_on_failure_destination() {
         ["CostIngestFunction: asynchronous invocations have no on-failure destination"]
     );
 
-    let no_redrive = text.replacen(
-        "      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt CostIngestDeadLetterQueue.Arn\n        maxReceiveCount: 5\n",
-        "",
-        1,
-    );
-    assert_ne!(no_redrive, text);
-    assert_eq!(
-        async_problems(&transform(&no_redrive, &base_params(), "1")),
-        ["CostIngestFunctionNextStep: its queue has no dead-letter queue"]
-    );
-
     let no_dlq = text.replacen(
         "            DeadLetterConfig: { Arn: !GetAtt AsyncFailureQueue.Arn }\n",
         "",
@@ -494,6 +489,17 @@ fn every_asynchronous_source_has_an_on_failure_destination() {
     assert_eq!(
         async_problems(&transform(&no_dlq, &base_params(), "1")),
         ["EvidenceDailyFunctionDaily: no dead-letter queue for undeliverable events"]
+    );
+
+    let no_redrive = text.replacen(
+        "      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt DailyRunDeadLetterQueue.Arn\n        maxReceiveCount: 3\n",
+        "",
+        1,
+    );
+    assert_ne!(no_redrive, text);
+    assert_eq!(
+        async_problems(&transform(&no_redrive, &base_params(), "1")),
+        ["EvidenceDailyFunctionTenants: its queue has no dead-letter queue"]
     );
 }
 

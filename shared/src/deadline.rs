@@ -64,7 +64,21 @@ impl Deadline {
     pub fn passed(&self) -> bool {
         Instant::now() >= self.at
     }
+
+    /// `work`, unless the deadline comes first: then it is dropped (cancelled
+    /// at its next await) and the caller answers [`Expired`].
+    pub async fn within<F: std::future::Future>(self, work: F) -> Result<F::Output, Expired> {
+        tokio::time::timeout(self.remaining(), work)
+            .await
+            .map_err(|_| Expired)
+    }
 }
+
+/// The deadline came before the work could finish or make progress; nothing
+/// was left half done, so the caller may retry (HTTP: 503 with `Retry-After`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the invocation's time ran out before the work could finish")]
+pub struct Expired;
 
 #[cfg(test)]
 mod tests {

@@ -134,6 +134,23 @@ impl Boot {
         let client = aws_sdk_s3::Client::new(self.aws().await);
         Ok(Arc::new(crate::objects::S3ObjectStore::new(client, bucket)))
     }
+
+    /// The audit checkpoints' signer: `VALDRIX_AUDIT_SIGNING_KEY` on KMS.
+    #[cfg(feature = "kms")]
+    pub async fn audit_signer(&self) -> Result<crate::audit::checkpoint::DynSigner, StartupError> {
+        let Some(key) = self.config.audit_signing_key.clone() else {
+            return Err(self
+                .refuse(
+                    config::vars::VALDRIX_AUDIT_SIGNING_KEY,
+                    "must be set: this function signs audit checkpoints",
+                )
+                .await);
+        };
+        let client = aws_sdk_kms::Client::new(self.aws().await);
+        Ok(Arc::new(crate::audit::checkpoint::kms::KmsSigner::new(
+            client, key,
+        )))
+    }
 }
 
 async fn fail(function: &str, violations: Vec<Violation>) -> StartupError {

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use crate::audit::checkpoint::DynSigner;
 use crate::audit::{AuditLog, Redactor};
 use crate::config::RuntimeConfig;
 use crate::crypto::SecretBox;
@@ -73,6 +74,7 @@ impl Notifying {
 pub struct Exporting {
     pub core: Core,
     pub objects: crate::objects::DynObjectStore,
+    pub signer: DynSigner,
 }
 
 /// Where packs go, when this state has anywhere: `None` answers the pack
@@ -80,6 +82,11 @@ pub struct Exporting {
 #[cfg(feature = "exports")]
 #[derive(Clone)]
 pub struct PackStore(pub Option<crate::objects::DynObjectStore>);
+
+/// What signs the audit checkpoints a pack carries, when this state has it:
+/// `None` answers the pack 503.
+#[derive(Clone)]
+pub struct PackSigner(pub Option<DynSigner>);
 
 /// Every capability at once: `valdrix serve` and the tests.
 #[cfg(all(feature = "outbound", feature = "exports"))]
@@ -91,6 +98,9 @@ pub struct AppState {
     pub integrations: crate::notify::Integrations,
     /// Where compliance packs are written; `None` answers the pack 503.
     pub objects: Option<crate::objects::DynObjectStore>,
+    /// Signs audit checkpoints (a data-dir key under `valdrix serve`, a
+    /// local key in tests); `None` answers the pack 503.
+    pub audit_signer: Option<DynSigner>,
 }
 
 #[cfg(all(feature = "outbound", feature = "exports"))]
@@ -138,6 +148,7 @@ impl AppState {
             audit: core.audit,
             integrations,
             objects,
+            audit_signer: None,
         })
     }
 
@@ -164,6 +175,20 @@ mod from_ref {
     use axum::extract::FromRef;
 
     use super::*;
+
+    /// `valdrix serve` and the tests: export jobs run as tasks of this process.
+    #[cfg(all(feature = "outbound", feature = "exports"))]
+    impl FromRef<SharedState> for crate::exports::queue::JobQueue {
+        fn from_ref(s: &SharedState) -> Self {
+            use crate::exports::queue::{InProcess, JobQueue, Worker};
+            JobQueue(Arc::new(InProcess(Worker {
+                store: s.store.clone(),
+                audit: s.audit.clone(),
+                objects: s.objects.clone(),
+                signer: s.audit_signer.clone(),
+            })))
+        }
+    }
 
     impl FromRef<Sealing> for Core {
         fn from_ref(s: &Sealing) -> Self {
@@ -212,6 +237,13 @@ mod from_ref {
         }
     }
 
+    #[cfg(feature = "exports")]
+    impl FromRef<Exporting> for PackSigner {
+        fn from_ref(s: &Exporting) -> Self {
+            PackSigner(Some(s.signer.clone()))
+        }
+    }
+
     #[cfg(all(feature = "outbound", feature = "exports"))]
     impl FromRef<SharedState> for Core {
         fn from_ref(s: &SharedState) -> Self {
@@ -254,6 +286,13 @@ mod from_ref {
     impl FromRef<SharedState> for PackStore {
         fn from_ref(s: &SharedState) -> Self {
             PackStore(s.objects.clone())
+        }
+    }
+
+    #[cfg(all(feature = "outbound", feature = "exports"))]
+    impl FromRef<SharedState> for PackSigner {
+        fn from_ref(s: &SharedState) -> Self {
+            PackSigner(s.audit_signer.clone())
         }
     }
 }

@@ -101,6 +101,18 @@ pub fn test_config(extra: &[(&str, &str)]) -> RuntimeConfig {
     config::validate(&vars, chrono::Utc::now()).expect("test config is valid")
 }
 
+/// A fresh signing key for audit checkpoints, in a temp dir (0600), as
+/// `valdrix serve` keeps one in its data dir.
+pub fn local_signer() -> valdrix_shared::audit::checkpoint::DynSigner {
+    let path = std::env::temp_dir()
+        .join(unique("valdrix-audit-key"))
+        .join("audit-signing-key.p8");
+    Arc::new(
+        valdrix_shared::audit::checkpoint::local::LocalSigner::open_or_create(&path)
+            .expect("create a local audit signing key"),
+    )
+}
+
 pub fn state_with(store: DynStore) -> SharedState {
     AppState::new(Arc::new(test_config(&[])), store)
 }

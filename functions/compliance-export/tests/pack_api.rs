@@ -17,8 +17,8 @@ use valdrix_shared::state::{AppState, SharedState};
 use valdrix_shared::store::DynStore;
 use valdrix_shared::tenancy::{self, ChangeContext, Role, Tier};
 use valdrix_tests::{
-    ADMIN_API_KEY, call, event_request, focus_csv, focus_line, sqlite_store, test_config, unique,
-    user_token,
+    ADMIN_API_KEY, call, event_request, focus_csv, focus_line, local_signer, sqlite_store,
+    test_config, unique, user_token,
 };
 
 const ALL_FLAGS: &str = "include_focus_export=true&include_savings_proof=true&include_realized_savings=true&include_close_package=true";
@@ -32,7 +32,8 @@ fn app(store: DynStore) -> App {
     let config = Arc::new(test_config(&[]));
     let dir = std::env::temp_dir().join(unique("valdrix-packs"));
     let objects = compliance_export::local_object_store(&dir, &config);
-    let state = AppState::with_objects(config, store, Some(objects));
+    let mut state = AppState::with_objects(config, store, Some(objects));
+    Arc::get_mut(&mut state).unwrap().audit_signer = Some(local_signer());
     App {
         router: layers(compliance_export::router(state.clone()), &state.config),
         state,
@@ -321,7 +322,11 @@ async fn full_pack_opens_and_every_manifest_hash_matches() {
             )
         })
         .collect();
-    let mut expected: Vec<_> = files.keys().filter(|k| *k != "manifest.json").collect();
+    // All but the manifest itself and what signs it (SHA256SUMS and its .sig).
+    let mut expected: Vec<_> = files
+        .keys()
+        .filter(|k| !["manifest.json", "SHA256SUMS", "SHA256SUMS.sig"].contains(&k.as_str()))
+        .collect();
     expected.sort();
     assert_eq!(listed.keys().collect::<Vec<_>>(), expected);
     for (path, (size, sha)) in &listed {
@@ -349,6 +354,22 @@ async fn full_pack_opens_and_every_manifest_hash_matches() {
     assert_eq!(manifest["row_counts"]["focus_export"], 2);
     assert_eq!(manifest["truncated"]["focus_export"], false);
     assert_eq!(manifest["exports"]["close_package"]["status"], "ok");
+
+    // The proof: every event of the range, signed up to the last one.
+    let verified = valdrix_shared::exports::verify_pack(std::io::Cursor::new(&bytes), None)
+        .unwrap_or_else(|f| panic!("the pack does not verify: {f}"));
+    assert_eq!(verified.from_seq, 1);
+    assert_eq!(
+        Some(verified.to_seq),
+        manifest["audit_chain_head"]["seq"].as_u64()
+    );
+    assert_eq!(
+        manifest["last_checkpoint"]["seq"],
+        manifest["audit_chain_head"]["seq"]
+    );
+    for path in ["VERIFY.md", "index.html", "audit/events.jsonl"] {
+        assert!(files.contains_key(path), "{path} missing");
+    }
 
     // The request was audited before the build: the chain head in the
     // manifest is that very event.

@@ -113,11 +113,12 @@ async fn multipart_upload_and_presigned_get_round_trip() {
 #[tokio::test]
 async fn a_pack_is_delivered_through_s3() {
     let objects = Arc::new(store().await);
-    let state = AppState::with_objects(
+    let mut state = AppState::with_objects(
         Arc::new(test_config(&[])),
         sqlite_store().await,
         Some(objects),
     );
+    Arc::get_mut(&mut state).unwrap().audit_signer = Some(valdrix_tests::local_signer());
     let router = layers(compliance_export::router(state.clone()), &state.config);
     let ctx = ChangeContext {
         actor: Actor::AdminKey,

@@ -15,7 +15,8 @@ async fn curl_follows_the_303_and_saves_a_valid_pack() {
     let config = Arc::new(test_config(&[]));
     let dir = std::env::temp_dir().join(unique("valdrix-smoke"));
     let objects = compliance_export::local_object_store(dir.join("packs"), &config);
-    let state = AppState::with_objects(config, sqlite_store().await, Some(objects));
+    let mut state = AppState::with_objects(config, sqlite_store().await, Some(objects));
+    std::sync::Arc::get_mut(&mut state).unwrap().audit_signer = Some(valdrix_tests::local_signer());
     let ctx = ChangeContext {
         actor: Actor::AdminKey,
         request_id: None,

@@ -45,7 +45,11 @@ fn file() -> Vec<u8> {
             "AWS Lambda",
             "Compute",
             &format!("fn-{i}"),
-            if i.is_multiple_of(9) { r#"{"note":"a\nb"}"# } else { "" },
+            if i.is_multiple_of(9) {
+                r#"{"note":"a\nb"}"#
+            } else {
+                ""
+            },
             "final",
         )
     };
@@ -59,7 +63,11 @@ fn file() -> Vec<u8> {
             _ => line(i),
         };
         out.push_str(&text);
-        out.push_str(if i.is_multiple_of(7) { "\r\n\r\n" } else { "\r\n" });
+        out.push_str(if i.is_multiple_of(7) {
+            "\r\n\r\n"
+        } else {
+            "\r\n"
+        });
     }
     out.into_bytes()
 }

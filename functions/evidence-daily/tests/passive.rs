@@ -1,10 +1,16 @@
 //! The daily passive run against local fake receivers: checks recorded by
 //! `system`, nothing visible sent, one broken tenant stops no other.
 
+mod support;
+
 use std::time::Duration;
 
+use evidence_daily::Daily;
 use serde_json::json;
+use support::{MemoryQueue, run_daily};
 use valdrix_shared::audit::Actor;
+use valdrix_shared::audit::checkpoint;
+use valdrix_shared::deadline::Deadline;
 use valdrix_shared::store::Condition;
 use valdrix_tests::{FakeWorld, sqlite_store};
 use wiremock::matchers::{method, path};
@@ -46,11 +52,15 @@ async fn passive_run_checks_every_tenant_without_sending_anything_visible() {
         .unwrap();
 
     valdrix_shared::metrics::capture();
-    let schedule = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
-    let report = evidence_daily::handle(&w.state.notifying(), &schedule).await;
-    assert_eq!(report["tenants"], 2, "{report}");
-    assert_eq!(report["tenants_failed"], json!([broken]));
-    assert_eq!(report["checks_passed"], 3, "{report}");
+    let (state, queue) = (w.state.notifying(), MemoryQueue::default());
+    let daily = Daily {
+        state: &state,
+        signer: None,
+        queue: &queue,
+    };
+    // One unit per tenant; the broken one alone goes back to SQS.
+    let back = run_daily(&daily, &queue).await;
+    assert_eq!(back, [format!("m-{broken}")]);
 
     let (events, _) = w
         .state
@@ -107,8 +117,16 @@ async fn the_hooks_event_runs_one_tenant_through_the_same_path() {
         .mount(&w.server)
         .await;
     valdrix_shared::metrics::capture();
+    let (state, queue) = (w.state.notifying(), MemoryQueue::default());
+    let daily = Daily {
+        state: &state,
+        signer: None,
+        queue: &queue,
+    };
     let probe = json!({"source": evidence_daily::HOOK_SOURCE, "detail": {"tenant_id": w.tenant}});
-    let report = evidence_daily::handle(&w.state.notifying(), &probe).await;
+    let report = evidence_daily::handle(&daily, &probe, Deadline::unbounded())
+        .await
+        .unwrap();
     assert_eq!(report["tenants"], 1, "{report}");
     assert_eq!(report["tenants_failed"], json!([]), "{report}");
     assert_eq!(report["checks_failed"], 1, "Slack answers 500: {report}");
@@ -123,10 +141,59 @@ async fn the_hooks_event_runs_one_tenant_through_the_same_path() {
     // A tenant that does not exist fails alone, as in the daily run.
     let missing =
         json!({"source": evidence_daily::HOOK_SOURCE, "detail": {"tenant_id": "no-such-tenant"}});
-    let report = evidence_daily::handle(&w.state.notifying(), &missing).await;
+    let report = evidence_daily::handle(&daily, &missing, Deadline::unbounded())
+        .await
+        .unwrap();
     assert_eq!(
         report["tenants_failed"],
         json!(["no-such-tenant"]),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn the_daily_run_signs_every_tenant_whose_chain_moved() {
+    let w = FakeWorld::new(sqlite_store().await, Duration::from_secs(2)).await;
+    let signer = valdrix_tests::local_signer();
+    let other = valdrix_tests::unique("quiet");
+    let ctx = valdrix_shared::tenancy::ChangeContext {
+        actor: Actor::System,
+        request_id: None,
+    };
+    valdrix_shared::tenancy::create_tenant(
+        &w.state.audit,
+        Some(other.clone()),
+        "Quiet",
+        valdrix_shared::tenancy::Tier::Pro,
+        &ctx,
+    )
+    .await
+    .unwrap();
+    let (state, queue) = (w.state.notifying(), MemoryQueue::default());
+    let daily = Daily {
+        state: &state,
+        signer: Some(signer.as_ref()),
+        queue: &queue,
+    };
+    assert_eq!(run_daily(&daily, &queue).await, Vec::<String>::new());
+    let store = w.state.store.as_ref();
+    for tenant in [&w.tenant, &other] {
+        let head = w.state.audit.head(tenant).await.unwrap().unwrap();
+        let signed = checkpoint::latest(store, tenant).await.unwrap().unwrap();
+        assert_eq!(
+            (signed.statement.seq, signed.statement.head_hash),
+            (head.seq, head.hash),
+            "{tenant}: no event waits past the daily run"
+        );
+    }
+    // The hook's one-tenant run signs that tenant only; nothing new for the other.
+    let probe = json!({"source": evidence_daily::HOOK_SOURCE, "detail": {"tenant_id": other}});
+    let report = evidence_daily::handle(&daily, &probe, Deadline::unbounded())
+        .await
+        .unwrap();
+    assert_eq!(
+        report["checkpoints"],
+        json!({"signed": 1, "failed": []}),
         "{report}"
     );
 }

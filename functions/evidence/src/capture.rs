@@ -1,7 +1,9 @@
 //! `POST …/acceptance-evidence/capture`: run the configured checks with the
 //! test calls' logic, record one evidence event per check and one per suite,
 //! and answer the run. An `Idempotency-Key` makes a retry answer the first
-//! run again without sending anything.
+//! run again without sending anything. Checks that would outlast the
+//! request's deadline are abandoned before anything is recorded: a 503 with
+//! `Retry-After` (the idempotency claim released), never a half-recorded run.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -13,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use valdrix_shared::audit::{Actor, AuditLog};
 use valdrix_shared::auth::{AdminOrOwner, CurrentUser};
+use valdrix_shared::deadline::Deadline;
 use valdrix_shared::evidence::{CheckRecord, CheckStatus, Checker, Probe, Recorder};
-use valdrix_shared::http::{ApiError, RequestId, optional_json};
+use valdrix_shared::http::{ApiError, RequestDeadline, RequestId, optional_json};
 use valdrix_shared::idempotency::{self, Claim};
 use valdrix_shared::notify::Channel;
 use valdrix_shared::settings;
@@ -54,11 +57,14 @@ fn parse_options(headers: &HeaderMap, body: &Bytes) -> Result<Options, ApiError>
 }
 
 const SCOPE: &str = "evidence-capture";
+/// Left after the checks to record the run (one transaction) and answer.
+const RECORD_RESERVE: std::time::Duration = std::time::Duration::from_secs(3);
 
 pub async fn capture(
     State(state): State<Notifying>,
     AdminOrOwner(user): AdminOrOwner,
     request_id: RequestId,
+    RequestDeadline(deadline): RequestDeadline,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -67,7 +73,7 @@ pub async fn capture(
         .get("idempotency-key")
         .map(|v| v.to_str().unwrap_or_default().to_owned());
     let Some(key) = key else {
-        let answer = run(&state, &user, &request_id, &options).await?;
+        let answer = run(&state, &user, &request_id, &options, deadline).await?;
         return Ok(Json(answer).into_response());
     };
     if !idempotency::valid_key(&key) {
@@ -90,7 +96,7 @@ pub async fn capture(
             "Idempotency-Key",
             "was already used with a different request body",
         )),
-        Claim::Fresh => match run(&state, &user, &request_id, &options).await {
+        Claim::Fresh => match run(&state, &user, &request_id, &options, deadline).await {
             Ok(answer) => {
                 idempotency::complete(store, &user.tenant_id, SCOPE, &key, &hash, 200, &answer)
                     .await?;
@@ -110,6 +116,7 @@ async fn run(
     user: &CurrentUser,
     request_id: &RequestId,
     options: &Options,
+    deadline: Deadline,
 ) -> Result<Value, ApiError> {
     let run_id = uuid::Uuid::new_v4().to_string();
     let captured_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -138,28 +145,33 @@ async fn run(
         let secrets: Vec<String> = done.secrets().into_iter().map(str::to_owned).collect();
         (record, secrets)
     };
-    let mut checked: Vec<(CheckRecord, Vec<String>)> = Vec::new();
-    if options.fail_fast {
-        for channel in &channels {
-            let done = check(*channel).await;
-            let failed = done.0.status == CheckStatus::Failed;
-            checked.push(done);
-            if failed {
-                break;
+    let check_all = async {
+        let mut checked: Vec<(CheckRecord, Vec<String>)> = Vec::new();
+        if options.fail_fast {
+            for channel in &channels {
+                let done = check(*channel).await;
+                let failed = done.0.status == CheckStatus::Failed;
+                checked.push(done);
+                if failed {
+                    break;
+                }
             }
+            for channel in &channels[checked.len()..] {
+                checked.push((
+                    CheckRecord::skipped(
+                        channel.as_str(),
+                        "not run: fail_fast stopped after a failure".into(),
+                    ),
+                    Vec::new(),
+                ));
+            }
+        } else {
+            checked = join_all(channels.iter().map(|c| check(*c))).await;
         }
-        for channel in &channels[checked.len()..] {
-            checked.push((
-                CheckRecord::skipped(
-                    channel.as_str(),
-                    "not run: fail_fast stopped after a failure".into(),
-                ),
-                Vec::new(),
-            ));
-        }
-    } else {
-        checked = join_all(channels.iter().map(|c| check(*c))).await;
-    }
+        checked
+    };
+    // Outbound checks take up to 10 s each (three in a row with fail_fast).
+    let checked = deadline.less(RECORD_RESERVE).within(check_all).await?;
 
     // Whatever the targets hold is redacted from the record on top of the operator's secrets.
     let secrets: Vec<String> = checked.iter().flat_map(|(_, s)| s.clone()).collect();

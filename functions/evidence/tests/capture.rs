@@ -220,3 +220,48 @@ async fn twenty_concurrent_captures_leave_one_linear_chain_on_dynamodb_local() {
         "no gap, no fork"
     );
 }
+
+/// Checks that would outlast the request's deadline are abandoned before
+/// anything is recorded: a 503 with `Retry-After`, the idempotency key
+/// released so that a retry (with time enough) runs.
+#[tokio::test]
+async fn checks_past_the_deadline_answer_503_and_record_nothing() {
+    let w = FakeWorld::new(sqlite_store().await, Duration::from_secs(8)).await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_secs(4))
+                .set_body_json(json!({"ok": true, "channel": "C1", "ts": "1.2"})),
+        )
+        .mount(&w.server)
+        .await;
+    w.all_succeed().await;
+    let before = w.state.audit.head(&w.tenant).await.unwrap().unwrap().seq;
+    let app = layers(evidence::router(w.state.clone()), &w.state.config);
+    // Lambda's deadline 4.5 s away: after the 3 s kept to record, 1.5 s for checks.
+    let deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 4_500;
+    let mut req = http::Request::builder()
+        .method(Method::POST)
+        .uri(CAPTURE)
+        .header("authorization", format!("Bearer {}", w.token("owner")))
+        .header("idempotency-key", "late-1")
+        .body(lambda_http::Body::Empty)
+        .unwrap();
+    let mut ctx = lambda_http::Context::default();
+    ctx.deadline = deadline;
+    req.extensions_mut().insert(ctx);
+    let (status, headers, body) = call(&app, req).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert!(headers.contains_key("retry-after"));
+    let after = w.state.audit.head(&w.tenant).await.unwrap().unwrap().seq;
+    assert_eq!(after, before, "nothing recorded");
+    let (status, run) = capture(&w, None, Some("late-1")).await;
+    assert_eq!(status, 200, "the key was released: {run}");
+    assert_eq!(run["overall_status"], "success");
+}

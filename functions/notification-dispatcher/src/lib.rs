@@ -1,7 +1,8 @@
 //! The notification-dispatcher function. Two triggers, one handler:
 //! - the table's stream: every new `pending` delivery is tried at once;
 //! - a schedule (every minute): the sweep of the due index — retries whose time
-//!   has come, claims whose worker died, deliveries no stream record reached.
+//!   has come, claims whose worker died, deliveries no stream record reached —
+//!   and of the audit checkpoints that came due (main.rs, with the KMS key).
 //!
 //! A replayed stream record is harmless: a delivery is claimed with a
 //! conditional write before any send, and a delivered one is never sent again.
@@ -77,6 +78,13 @@ impl From<Failure> for lambda_runtime::Diagnostic {
             error_type: kind.into(),
             error_message: f.to_string(),
         }
+    }
+}
+
+impl Trigger {
+    /// The one-minute schedule (the sweep), not a stream batch.
+    pub fn is_schedule(&self) -> bool {
+        matches!(self, Trigger::Schedule(_))
     }
 }
 

@@ -1,5 +1,6 @@
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use notification_dispatcher::{SqsDeadLetters, Trigger};
+use valdrix_shared::audit::checkpoint;
 use valdrix_shared::config::vars::VALDRIX_DEAD_LETTER_QUEUE_URL;
 use valdrix_shared::policy::dispatch::Dispatcher;
 use valdrix_shared::policy::send::NotifySender;
@@ -20,6 +21,9 @@ async fn main() -> Result<(), Error> {
         client: aws_sdk_sqs::Client::new(boot.aws().await),
         queue_url: queue_url.to_string(),
     };
+    // The sweep also signs the audit checkpoints that came due (every N events).
+    let signer = boot.audit_signer().await?;
+    let signer = signer.as_ref();
     let sender = NotifySender(state.clone());
     let (state, sender, dead) = (&state, &sender, &dead);
     run(service_fn(move |event: LambdaEvent<Trigger>| async move {
@@ -31,7 +35,13 @@ async fn main() -> Result<(), Error> {
             sender,
             dead_letters: dead,
         };
-        notification_dispatcher::handle(&dispatcher, &event.payload).await
+        let answer = notification_dispatcher::handle(&dispatcher, &event.payload).await;
+        if event.payload.is_schedule()
+            && let Err(e) = checkpoint::sweep_due(&state.core.audit, signer).await
+        {
+            tracing::error!(error = %e, "audit checkpoint sweep failed");
+        }
+        answer
     }))
     .await
 }

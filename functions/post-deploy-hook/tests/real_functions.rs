@@ -19,6 +19,7 @@ use post_deploy_hook::{Checks, Phase, Target, Timeouts, handle_create, run_check
 use serde_json::{Value, json};
 use valdrix_shared::audit::Actor;
 use valdrix_shared::config::VarSet;
+use valdrix_shared::deadline::Deadline;
 use valdrix_shared::policy::deadletter::StoreDeadLetters;
 use valdrix_shared::policy::dispatch::Dispatcher;
 use valdrix_shared::policy::send::NotifySender;
@@ -28,6 +29,16 @@ use valdrix_shared::tenancy::{self, ChangeContext, Role, SMOKE_TENANT_ID, SMOKE_
 const DISPATCHER: &str = "valdrix-NotificationDispatcherFunction-1";
 const DAILY: &str = "valdrix-EvidenceDailyFunction-2";
 const INGEST: &str = "valdrix-CostIngestFunction-3";
+
+/// The hook's one-tenant run queues nothing.
+struct NothingQueued;
+
+#[async_trait::async_trait]
+impl evidence_daily::TenantQueue for NothingQueued {
+    async fn send(&self, _: &[evidence_daily::TenantWork]) -> Result<(), String> {
+        Err("the hook's check of the daily run queued a tenant".into())
+    }
+}
 
 /// Every API function's routes on a local port.
 async fn api(state: &SharedState) -> String {
@@ -93,7 +104,17 @@ async fn invoke(
                 .await
                 .map_err(|e| e.to_string())
         }
-        DAILY => Ok(evidence_daily::handle(&state.notifying(), &payload).await),
+        DAILY => {
+            let notifying = state.notifying();
+            let daily = evidence_daily::Daily {
+                state: &notifying,
+                signer: None,
+                queue: &NothingQueued,
+            };
+            evidence_daily::handle(&daily, &payload, Deadline::unbounded())
+                .await
+                .map_err(|e| e.to_string())
+        }
         INGEST => {
             let trigger: cost_ingest::Trigger = match serde_json::from_value(payload) {
                 Ok(event) => event,

@@ -17,6 +17,7 @@ pub struct LocalStack {
     child: Child,
     pub base: String,
     pub moto: String,
+    pub dynamodb: String,
     pub stack: String,
     pub owner_token: String,
     pub admin_key: String,
@@ -47,6 +48,7 @@ impl LocalStack {
             .spawn()
             .expect("start valdrix local-stack");
         let (mut base, mut moto, mut owner, mut key) = (None, None, None, None);
+        let mut dynamodb = None;
         let mut role = String::new();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         for line in lines.by_ref() {
@@ -56,6 +58,7 @@ impl LocalStack {
                 base = rest.split_whitespace().next().map(str::to_owned);
             } else if let Some(rest) = line.strip_prefix("# DynamoDB Local ") {
                 moto = rest.rsplit(' ').next().map(str::to_owned);
+                dynamodb = rest.split_whitespace().next().map(str::to_owned);
             } else if let Some(r) = line.strip_prefix("# ") {
                 role = r.split_whitespace().next().unwrap_or_default().to_owned();
             } else if let Some(rest) = line.strip_prefix("curl -H 'Authorization: Bearer ") {
@@ -72,6 +75,7 @@ impl LocalStack {
             child,
             base: base.expect("the banner names the URL (see the local stack's stderr)"),
             moto: moto.expect("the banner names moto"),
+            dynamodb: dynamodb.expect("the banner names DynamoDB Local"),
             stack,
             owner_token: owner.expect("an owner token"),
             admin_key: key.expect("the admin key"),
@@ -140,6 +144,61 @@ impl LocalStack {
         panic!("the cost file never reached cost-ingest");
     }
 
+    /// The hook's cold start: its environment stopped, then a simulated
+    /// deployment of `target` (a logical id), which invokes it; the
+    /// CodeDeploy statuses it reported are the answer.
+    pub async fn cold_start_hook(
+        &self,
+        http: &reqwest::Client,
+        id: &str,
+        target: &str,
+    ) -> (f64, f64, u64, Value) {
+        self.stop(http, id).await;
+        let started = Instant::now();
+        let body: Value = http
+            .post(format!(
+                "{}/_local/deployments?function={target}",
+                self.base
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let answered_ms = started.elapsed().as_secs_f64() * 1000.0;
+        assert_eq!(body[0]["status"], "Succeeded", "{id} failed: {body}");
+        let (init_ms, hwm) = self.stats(http, id).await;
+        (init_ms, answered_ms, hwm, body)
+    }
+
+    async fn stop(&self, http: &reqwest::Client, id: &str) {
+        let stopped = http
+            .delete(format!("{}/_local/functions/{id}/environment", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stopped.status(), 204);
+    }
+
+    /// The last init (ms) and the peak RSS (KiB) of `id`'s environment.
+    async fn stats(&self, http: &reqwest::Client, id: &str) -> (f64, u64) {
+        let all: Value = http
+            .get(format!("{}/_local/functions", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let stats = &all[id]["stats"];
+        let hwm = stats["pid"]
+            .as_u64()
+            .and_then(|pid| super::common::vm_hwm_kib(pid as u32))
+            .unwrap_or(0);
+        (stats["last_init_ms"].as_f64().unwrap_or(f64::NAN), hwm)
+    }
+
     /// One cold start: (spawn → /next ms, request → answer ms, peak RSS KiB, answer).
     pub async fn cold_start(
         &self,
@@ -147,12 +206,7 @@ impl LocalStack {
         id: &str,
         event: &Value,
     ) -> (f64, f64, u64, Value) {
-        let stopped = http
-            .delete(format!("{}/_local/functions/{id}/environment", self.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(stopped.status(), 204);
+        self.stop(http, id).await;
         let started = Instant::now();
         let answer = http
             .post(format!(
@@ -167,25 +221,8 @@ impl LocalStack {
         let body: Value = answer.json().await.unwrap_or(Value::Null);
         let answered_ms = started.elapsed().as_secs_f64() * 1000.0;
         assert!(!failed, "{id} failed: {body}");
-        let all: Value = http
-            .get(format!("{}/_local/functions", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let stats = &all[id]["stats"];
-        let hwm = stats["pid"]
-            .as_u64()
-            .and_then(|pid| super::common::vm_hwm_kib(pid as u32))
-            .unwrap_or(0);
-        (
-            stats["last_init_ms"].as_f64().unwrap_or(f64::NAN),
-            answered_ms,
-            hwm,
-            body,
-        )
+        let (init_ms, hwm) = self.stats(http, id).await;
+        (init_ms, answered_ms, hwm, body)
     }
 }
 

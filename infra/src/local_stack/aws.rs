@@ -14,10 +14,12 @@ pub const SECRET_KEY: &str = "local-stack-secret";
 #[derive(Clone)]
 pub struct Endpoints {
     pub dynamodb: String,
-    /// moto: Secrets Manager, S3, SQS.
+    /// moto: Secrets Manager, S3, SQS, KMS.
     pub moto: String,
     /// The local fake of CodeDeploy's lifecycle-hook API.
     pub codedeploy: String,
+    /// The local stack's own Invoke API (a function invoking a function).
+    pub lambda: String,
 }
 
 impl Endpoints {
@@ -36,7 +38,9 @@ impl Endpoints {
             ("AWS_ENDPOINT_URL_SECRETS_MANAGER", &self.moto),
             ("AWS_ENDPOINT_URL_S3", &self.moto),
             ("AWS_ENDPOINT_URL_SQS", &self.moto),
+            ("AWS_ENDPOINT_URL_KMS", &self.moto),
             ("AWS_ENDPOINT_URL_CODEDEPLOY", &self.codedeploy),
+            ("AWS_ENDPOINT_URL_LAMBDA", &self.lambda),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -65,6 +69,8 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// The audit signing key (AWS::KMS::Key).
+    pub kms: aws_sdk_kms::Client,
 }
 
 impl Clients {
@@ -76,6 +82,7 @@ impl Clients {
             s3: aws_sdk_s3::Client::new(&moto),
             sqs: aws_sdk_sqs::Client::new(&moto),
             secrets: aws_sdk_secretsmanager::Client::new(&moto),
+            kms: aws_sdk_kms::Client::new(&moto),
         }
     }
 }

@@ -73,11 +73,20 @@ fn problems(t: &Transformed, environment: &str) -> Vec<String> {
             "CostIngestQueue",
             "https://sqs.us-east-1.amazonaws.com/123456789012/cost-ingest",
         ),
+        (
+            "DailyRunQueue",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/daily-run",
+        ),
         ("PackBucket", "valdrix-packbucket-1abc"),
         ("IngestBucket", "valdrix-ingest-123456789012"),
     ] {
         values.set(k, v);
     }
+    values.set_attr(
+        "AuditSigningKey",
+        "Arn",
+        "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    );
     // Every other parameter at its default; every function by a name (the
     // hook names the functions it checks).
     for (name, p) in t.template["Parameters"].as_object().into_iter().flatten() {

@@ -42,7 +42,7 @@ pub struct SourceStats {
 
 pub type Stats = Arc<Mutex<BTreeMap<String, SourceStats>>>;
 
-fn record(stats: &Stats, id: &str, result: Result<Value, Value>) {
+pub(super) fn record(stats: &Stats, id: &str, result: Result<Value, Value>) {
     let mut all = stats.lock().unwrap_or_else(|p| p.into_inner());
     let s = all.entry(id.to_owned()).or_default();
     s.invocations += 1;

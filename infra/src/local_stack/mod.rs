@@ -94,7 +94,6 @@ pub async fn run(args: Args) -> ExitCode {
 struct Control {
     functions: BTreeMap<String, Arc<Function>>,
     mappings: Vec<Arc<stream::Mapping>>,
-    queues: Vec<Arc<queue::QueueMapping>>,
     sources: events::Stats,
     hooks: Vec<Arc<Function>>,
     /// (logical id, function name) of every function whose alias a
@@ -140,16 +139,6 @@ async fn up(mut args: Args, started: &mut emulators::Started) -> Result<(), Stri
             .with_state(codedeploy_fake.clone()),
     )
     .await?;
-    let endpoints = Endpoints {
-        dynamodb,
-        moto,
-        codedeploy: format!("http://{codedeploy}"),
-    };
-    eprintln!(
-        "local-stack: DynamoDB Local {}, moto {}, fake CodeDeploy {}",
-        endpoints.dynamodb, endpoints.moto, endpoints.codedeploy
-    );
-    let clients = aws::Clients::new(&endpoints).await;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port)))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
@@ -157,6 +146,17 @@ async fn up(mut args: Args, started: &mut emulators::Started) -> Result<(), Stri
         "http://{}",
         listener.local_addr().map_err(|e| e.to_string())?
     );
+    let endpoints = Endpoints {
+        dynamodb,
+        moto,
+        codedeploy: format!("http://{codedeploy}"),
+        lambda: base.clone(),
+    };
+    eprintln!(
+        "local-stack: DynamoDB Local {}, moto {}, fake CodeDeploy {}",
+        endpoints.dynamodb, endpoints.moto, endpoints.codedeploy
+    );
+    let clients = aws::Clients::new(&endpoints).await;
 
     let sandbox = match args.sandbox {
         true => Some(
@@ -251,10 +251,20 @@ async fn up(mut args: Args, started: &mut emulators::Started) -> Result<(), Stri
 
     // Event sources.
     let mut mappings = Vec::new();
-    let mut queues = Vec::new();
-    for s in t.stream_sources() {
+    let sources = events::Stats::default();
+    for s in t.source_mappings() {
         let props = values.resolve(&s.properties)?;
         if props["Enabled"].as_bool() == Some(false) {
+            continue;
+        }
+        if let Some(queue) = &s.queue {
+            let url = values.resolve_string(&json!({ "Ref": queue }))?;
+            let mapping = queue::QueueMapping::new(&s.id, &props, url)?;
+            tokio::spawn(mapping.run(
+                clients.sqs.clone(),
+                functions[&s.function].clone(),
+                sources.clone(),
+            ));
             continue;
         }
         let queue_url = |arn: &str| {
@@ -267,21 +277,6 @@ async fn up(mut args: Args, started: &mut emulators::Started) -> Result<(), Stri
                 .clone();
             values.resolve_string(&json!({ "Ref": id })).ok()
         };
-        let source = props["EventSourceArn"].as_str().unwrap_or_default();
-        if source.starts_with("arn:aws:sqs:") {
-            let url = queue_url(source)
-                .ok_or_else(|| format!("{}: {source} is not a queue of this stack", s.id))?;
-            let mapping = Arc::new(queue::QueueMapping::new(
-                &s.id,
-                functions[&s.function].clone(),
-                &props,
-                &clients.sqs,
-                url,
-            )?);
-            tokio::spawn(mapping.clone().run());
-            queues.push(mapping);
-            continue;
-        }
         let mapping = Arc::new(stream::Mapping::new(
             &s.id,
             functions[&s.function].clone(),
@@ -294,7 +289,6 @@ async fn up(mut args: Args, started: &mut emulators::Started) -> Result<(), Stri
         tokio::spawn(mapping.clone().run(api, shards));
         mappings.push(mapping);
     }
-    let sources = events::Stats::default();
     let interval = Duration::from_secs(args.schedule_interval.max(1));
     for s in t.schedules() {
         eprintln!(
@@ -330,7 +324,6 @@ async fn up(mut args: Args, started: &mut emulators::Started) -> Result<(), Stri
     let control = Arc::new(Control {
         functions: functions.clone(),
         mappings,
-        queues,
         sources,
         hooks,
         deployable,
@@ -690,20 +683,7 @@ async fn stop_environment(State(c): Ctl, Path(id): Path<String>) -> Response {
 
 async fn event_sources(State(c): Ctl) -> Response {
     let sources = c.sources.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let queues: BTreeMap<String, queue::QueueStats> = c
-        .queues
-        .iter()
-        .map(|q| {
-            (
-                q.id.clone(),
-                q.stats.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-            )
-        })
-        .collect();
-    axum::Json(
-        json!({"streams": stream::stats_of(&c.mappings), "queues": queues, "others": sources}),
-    )
-    .into_response()
+    axum::Json(json!({"streams": stream::stats_of(&c.mappings), "others": sources})).into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -734,13 +714,21 @@ async fn run_deployment(
     axum::Json(events::deploy(&c.hooks, &c.codedeploy, &targets).await).into_response()
 }
 
-/// Lambda's Invoke API, by function name or logical id.
-async fn invoke(State(c): Ctl, Path(name): Path<String>, body: axum::body::Bytes) -> Response {
+/// Lambda's Invoke API, by function name, ARN (a qualifier is ignored: one
+/// version runs here) or logical id. `X-Amz-Invocation-Type: Event` queues
+/// the invocation and answers 202 at once, as Lambda's asynchronous invoke.
+async fn invoke(
+    State(c): Ctl,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let wanted = function_name(&name);
     let Some(f) = c
         .functions
         .iter()
-        .find(|(id, f)| **id == name || f.spec.name == name)
-        .map(|(_, f)| f)
+        .find(|(id, f)| **id == wanted || f.spec.name == wanted)
+        .map(|(_, f)| f.clone())
     else {
         return (
             axum::http::StatusCode::NOT_FOUND,
@@ -749,7 +737,31 @@ async fn invoke(State(c): Ctl, Path(name): Path<String>, body: axum::body::Bytes
             .into_response();
     };
     let payload = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let event = headers
+        .get("x-amz-invocation-type")
+        .is_some_and(|v| v.as_bytes() == b"Event");
+    if event {
+        tokio::spawn(async move {
+            if let Err(e) = f.invoke(payload).await {
+                eprintln!(
+                    "local-stack: {}: asynchronous invocation failed: {} {}",
+                    f.spec.id, e.error_type, e.message
+                );
+            }
+        });
+        return axum::http::StatusCode::ACCEPTED.into_response();
+    }
     runtime_api::invoke_response(f.invoke(payload).await)
+}
+
+/// `arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]` or
+/// `<name>[:<qualifier>]` → `<name>`.
+fn function_name(name: &str) -> &str {
+    let name = match name.strip_prefix("arn:") {
+        Some(_) => name.split(':').nth(6).unwrap_or(name),
+        None => name,
+    };
+    name.split(':').next().unwrap_or(name)
 }
 
 fn print_banner(
@@ -775,4 +787,25 @@ fn print_banner(
     println!("  curl {base}/_local/functions");
     println!("  curl -X POST {base}/_local/deployments");
     println!("{}", crate::serve::BANNER_END);
+}
+
+#[cfg(test)]
+mod invoke_tests {
+    use super::function_name;
+
+    #[test]
+    fn the_invoke_api_takes_a_name_an_arn_or_a_qualified_one() {
+        for given in [
+            "valdrix-ComplianceExportFunction-ABC",
+            "valdrix-ComplianceExportFunction-ABC:live",
+            "arn:aws:lambda:us-east-1:123456789012:function:valdrix-ComplianceExportFunction-ABC",
+            "arn:aws:lambda:us-east-1:123456789012:function:valdrix-ComplianceExportFunction-ABC:live",
+        ] {
+            assert_eq!(
+                function_name(given),
+                "valdrix-ComplianceExportFunction-ABC",
+                "{given}"
+            );
+        }
+    }
 }

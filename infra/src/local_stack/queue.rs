@@ -1,195 +1,128 @@
-//! An SQS queue → function, as Lambda's SQS event source mapping runs it:
-//! messages received in batches of at most `BatchSize` (long polling),
-//! handed over as an SQS event; a batch the function answers is deleted,
-//! except the messages it names in `batchItemFailures` when the mapping has
-//! `FunctionResponseTypes: [ReportBatchItemFailures]`; a failed invocation
-//! deletes nothing. What is not deleted comes back after the queue's
-//! visibility timeout, and moto moves it to the dead-letter queue after the
-//! queue's `maxReceiveCount` (its `RedrivePolicy`, as SQS does).
+//! An SQS event source mapping, as Lambda runs one: long-poll the queue for up
+//! to `BatchSize` messages, invoke the function synchronously with them as an
+//! SQS event, then delete what it finished. With `ReportBatchItemFailures`
+//! the messages it names in `batchItemFailures` stay; on a function error the
+//! whole batch stays. What stays becomes visible again after the queue's
+//! visibility timeout, and moto's redrive moves it to the dead-letter queue
+//! after `maxReceiveCount`, as SQS does.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use serde_json::{Value, json};
 
 use super::aws::REGION;
+use super::events::{Stats, record};
 use super::runtime_api::Function;
-
-/// Properties of an SQS mapping that change what Lambda does and are not emulated.
-const UNSUPPORTED: [&str; 3] = [
-    "MaximumBatchingWindowInSeconds",
-    "ScalingConfig",
-    "FilterCriteria",
-];
-
-/// What the mapping did, for `GET /_local/event-sources`.
-#[derive(Clone, Default, Serialize)]
-pub struct QueueStats {
-    pub messages_received: u64,
-    pub batches: u64,
-    pub failed_batches: u64,
-    /// Messages left on the queue because the function named them failed.
-    pub item_failures: u64,
-    pub messages_deleted: u64,
-    /// The function's answers to the last batches (newest last).
-    pub last_results: Vec<Value>,
-}
 
 pub struct QueueMapping {
     pub id: String,
-    pub function: Arc<Function>,
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
-    queue_arn: String,
-    batch_size: i32,
-    report_item_failures: bool,
-    pub stats: Mutex<QueueStats>,
+    pub queue_url: String,
+    pub queue_arn: String,
+    pub batch_size: i32,
+    pub report_failures: bool,
 }
 
 impl QueueMapping {
     /// From the mapping's resolved properties and its queue's URL.
-    pub fn new(
-        id: &str,
-        function: Arc<Function>,
-        props: &Value,
-        sqs: &aws_sdk_sqs::Client,
-        queue_url: String,
-    ) -> Result<Self, String> {
-        if let Some(key) = UNSUPPORTED.iter().find(|k| !props[**k].is_null()) {
-            return Err(format!("{id}: {key} is not emulated by the local stack"));
-        }
-        let types = props["FunctionResponseTypes"]
+    pub fn new(id: &str, props: &Value, queue_url: String) -> Result<Self, String> {
+        let queue_arn = props["EventSourceArn"]
+            .as_str()
+            .ok_or_else(|| format!("{id}: no EventSourceArn"))?
+            .to_owned();
+        let report_failures = props["FunctionResponseTypes"]
             .as_array()
-            .cloned()
-            .unwrap_or_default();
-        if let Some(other) = types.iter().find(|t| *t != "ReportBatchItemFailures") {
-            return Err(format!(
-                "{id}: FunctionResponseTypes {other} is not emulated"
-            ));
-        }
+            .is_some_and(|t| t.iter().any(|t| t == "ReportBatchItemFailures"));
         Ok(Self {
             id: id.to_owned(),
-            function,
-            sqs: sqs.clone(),
             queue_url,
-            queue_arn: props["EventSourceArn"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            // SQS hands over at most 10 messages a receive; Lambda's larger
-            // batches need a batching window, which is not emulated.
+            queue_arn,
+            // SQS hands out ten at most per receive; Lambda's default is 10.
             batch_size: props["BatchSize"].as_i64().unwrap_or(10).clamp(1, 10) as i32,
-            report_item_failures: !types.is_empty(),
-            stats: Mutex::new(QueueStats::default()),
+            report_failures,
         })
     }
 
-    fn stats(&self) -> std::sync::MutexGuard<'_, QueueStats> {
-        self.stats.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Polls until the process ends.
-    pub async fn run(self: Arc<Self>) {
+    pub async fn run(self, sqs: aws_sdk_sqs::Client, function: Arc<Function>, stats: Stats) {
         loop {
-            match self.poll_once(Duration::from_secs(1)).await {
-                Ok(_) => {}
+            let received = sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(self.batch_size)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .wait_time_seconds(1)
+                .send()
+                .await;
+            let messages = match received {
+                Ok(out) => out.messages.unwrap_or_default(),
                 Err(e) => {
-                    eprintln!("local-stack: {}: {e}", self.id);
+                    eprintln!(
+                        "local-stack: {}: {}",
+                        self.id,
+                        aws_sdk_sqs::error::DisplayErrorContext(e)
+                    );
                     tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
                 }
-            }
-        }
-    }
-
-    /// One receive and, when it brought messages, one invocation; the number
-    /// of messages handed over.
-    pub async fn poll_once(&self, wait: Duration) -> Result<usize, String> {
-        let out = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.queue_url)
-            .max_number_of_messages(self.batch_size)
-            .wait_time_seconds(wait.as_secs() as i32)
-            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-            .send()
-            .await
-            .map_err(|e| format!("receive: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return Ok(0);
-        }
-        self.stats().messages_received += messages.len() as u64;
-        let records: Vec<Value> = messages.iter().map(|m| self.record(m)).collect();
-        self.stats().batches += 1;
-        let keep: Vec<String> = match self.function.invoke(json!({ "Records": records })).await {
-            Ok(answer) => {
-                let failed = self.failed_items(&answer, &messages);
-                self.remember(answer);
-                failed
-            }
-            Err(e) => {
-                self.stats().failed_batches += 1;
-                self.remember(json!({ "error": e }));
-                messages
-                    .iter()
-                    .filter_map(|m| m.message_id.clone())
-                    .collect()
-            }
-        };
-        self.stats().item_failures += keep.len() as u64;
-        for m in &messages {
-            if m.message_id.as_ref().is_some_and(|id| keep.contains(id)) {
+            };
+            if messages.is_empty() {
                 continue;
             }
-            if let Some(handle) = m.receipt_handle() {
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        format!("delete: {}", aws_sdk_sqs::error::DisplayErrorContext(e))
-                    })?;
-                self.stats().messages_deleted += 1;
+            let event =
+                json!({"Records": messages.iter().map(|m| self.record(m)).collect::<Vec<_>>()});
+            let result = function.invoke(event).await;
+            let done: Vec<&Message> = match &result {
+                Ok(answer) => {
+                    let failed = self.failed_ids(answer);
+                    messages
+                        .iter()
+                        .filter(|m| !failed.iter().any(|f| Some(f.as_str()) == m.message_id()))
+                        .collect()
+                }
+                Err(e) => {
+                    eprintln!(
+                        "local-stack: {} → {}: {}: {}",
+                        self.id, function.spec.id, e.error_type, e.message
+                    );
+                    Vec::new()
+                }
+            };
+            for m in done {
+                if let Some(handle) = m.receipt_handle() {
+                    let _ = sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await;
+                }
             }
+            record(&stats, &self.id, result.map_err(|e| json!(e)));
         }
-        Ok(messages.len())
     }
 
-    /// The message ids to leave on the queue after an answer: those named in
-    /// `batchItemFailures` (with the response type on); the whole batch when
-    /// an entry names none of the batch, as Lambda treats a malformed answer.
-    fn failed_items(
-        &self,
-        answer: &Value,
-        messages: &[aws_sdk_sqs::types::Message],
-    ) -> Vec<String> {
-        if !self.report_item_failures {
+    /// The message ids the function handed back (none without
+    /// `ReportBatchItemFailures`: then a normal answer finishes the batch).
+    fn failed_ids(&self, answer: &Value) -> Vec<String> {
+        if !self.report_failures {
             return Vec::new();
         }
-        let ids: Vec<String> = messages
-            .iter()
-            .filter_map(|m| m.message_id.clone())
-            .collect();
-        let mut failed = Vec::new();
-        for item in answer["batchItemFailures"].as_array().into_iter().flatten() {
-            match item["itemIdentifier"].as_str() {
-                Some(id) if ids.iter().any(|m| m == id) => failed.push(id.to_owned()),
-                _ => return ids,
-            }
-        }
-        failed
+        answer["batchItemFailures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+            .collect()
     }
 
-    /// A message as Lambda puts it in an SQS event.
-    fn record(&self, m: &aws_sdk_sqs::types::Message) -> Value {
+    /// One record of the SQS event Lambda builds.
+    fn record(&self, m: &Message) -> Value {
         let attributes: serde_json::Map<String, Value> = m
             .attributes()
             .into_iter()
             .flatten()
-            .map(|(k, v)| (k.as_str().to_owned(), Value::from(v.as_str())))
+            .map(|(k, v)| (k.as_str().to_owned(), json!(v)))
             .collect();
         json!({
             "messageId": m.message_id(),
@@ -202,161 +135,5 @@ impl QueueMapping {
             "eventSourceARN": self.queue_arn,
             "awsRegion": REGION,
         })
-    }
-
-    fn remember(&self, answer: Value) {
-        let mut s = self.stats();
-        s.last_results.push(answer);
-        let excess = s.last_results.len().saturating_sub(20);
-        s.last_results.drain(..excess);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::local_stack::runtime_api::tests::{function, runtime};
-
-    fn sqs() -> aws_sdk_sqs::Client {
-        let config = aws_sdk_sqs::Config::builder()
-            .behavior_version_latest()
-            .region(aws_sdk_sqs::config::Region::new(REGION))
-            .endpoint_url(valdrix_tests::moto_endpoint())
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "testing", "testing", None, None, "static",
-            ))
-            .build();
-        aws_sdk_sqs::Client::from_conf(config)
-    }
-
-    /// A queue in moto redriving to a dead-letter queue after `max_receives`,
-    /// its messages visible again at once; `(queue url, its arn, dlq url)`.
-    async fn queues(sqs: &aws_sdk_sqs::Client, max_receives: u32) -> (String, String, String) {
-        let name = valdrix_tests::unique("dlq");
-        let dlq = sqs.create_queue().queue_name(&name).send().await.unwrap();
-        let dlq_arn = format!("arn:aws:sqs:{REGION}:123456789012:{name}");
-        let props = json!({
-            "VisibilityTimeout": 0,
-            "RedrivePolicy": {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives},
-        });
-        let name = valdrix_tests::unique("q");
-        let q = sqs
-            .create_queue()
-            .queue_name(&name)
-            .set_attributes(Some(super::super::resources::queue_attributes(&props)))
-            .send()
-            .await
-            .unwrap();
-        (
-            q.queue_url.unwrap(),
-            format!("arn:aws:sqs:{REGION}:123456789012:{name}"),
-            dlq.queue_url.unwrap(),
-        )
-    }
-
-    async fn send(sqs: &aws_sdk_sqs::Client, url: &str, bodies: &[&str]) {
-        for b in bodies {
-            sqs.send_message()
-                .queue_url(url)
-                .message_body(*b)
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-
-    async fn count(sqs: &aws_sdk_sqs::Client, url: &str) -> usize {
-        let out = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        out.messages().len()
-    }
-
-    /// The function's answer: every message whose body is "bad" failed.
-    const PARTIAL: &str = r#"F=$(printf '%s' "$EVENT" | python3 -c 'import json,sys; e=json.load(sys.stdin); print(json.dumps({"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in e["Records"] if r["body"] == "bad"], "n": len(e["Records"]), "source": e["Records"][0]["eventSource"]}))')
-  curl -sS -X POST "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/$ID/response" -d "$F" >/dev/null"#;
-    const FAIL: &str = r#"curl -sS -X POST "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/$ID/error" -d '{"errorType":"Boom","errorMessage":"down"}' >/dev/null"#;
-
-    fn mapping(
-        dir: &std::path::Path,
-        body: &str,
-        sqs: &aws_sdk_sqs::Client,
-        url: &str,
-        arn: &str,
-        report: bool,
-    ) -> QueueMapping {
-        let f = function(runtime(dir, "", body), Duration::from_secs(10));
-        let mut props = json!({"EventSourceArn": arn, "BatchSize": 3});
-        if report {
-            props["FunctionResponseTypes"] = json!(["ReportBatchItemFailures"]);
-        }
-        QueueMapping::new("NextStep", f, &props, sqs, url.to_owned()).unwrap()
-    }
-
-    #[tokio::test]
-    async fn batches_of_the_batch_size_and_only_the_reported_failures_stay() {
-        let dir = tempfile::tempdir().unwrap();
-        let sqs = sqs();
-        let (url, arn, dlq) = queues(&sqs, 2).await;
-        send(&sqs, &url, &["a", "bad", "b", "c"]).await;
-        let m = mapping(dir.path(), PARTIAL, &sqs, &url, &arn, true);
-        // Received, handed over and deleted until only the failing one is left;
-        // after its second receive (maxReceiveCount 2) moto moves it to the
-        // dead-letter queue, and the queue is empty.
-        for _ in 0..30 {
-            let handed = m.poll_once(Duration::from_secs(1)).await.unwrap();
-            if handed == 0 && m.stats().messages_deleted >= 3 {
-                break;
-            }
-        }
-        let s = m.stats().clone();
-        assert!(s.last_results.iter().all(|r| r["source"] == "aws:sqs"));
-        assert!(s.last_results.iter().all(|r| r["n"].as_u64().unwrap() <= 3));
-        assert_eq!((s.messages_deleted, s.item_failures), (3, 2));
-        assert_eq!(count(&sqs, &dlq).await, 1);
-        m.function.stop_environment();
-    }
-
-    #[tokio::test]
-    async fn a_failed_invocation_deletes_nothing_and_the_batch_is_redriven() {
-        let dir = tempfile::tempdir().unwrap();
-        let sqs = sqs();
-        let (url, arn, dlq) = queues(&sqs, 1).await;
-        send(&sqs, &url, &["a", "b"]).await;
-        let m = mapping(dir.path(), FAIL, &sqs, &url, &arn, true);
-        let mut handed = 0;
-        while handed < 2 {
-            handed += m.poll_once(Duration::from_secs(1)).await.unwrap();
-        }
-        let s = m.stats().clone();
-        assert_eq!((s.messages_deleted, s.item_failures), (0, 2));
-        assert!(s.failed_batches >= 1);
-        assert_eq!(m.poll_once(Duration::from_secs(1)).await.unwrap(), 0);
-        let mut in_dlq = 0;
-        for _ in 0..3 {
-            in_dlq += count(&sqs, &dlq).await;
-        }
-        assert_eq!(in_dlq, 2);
-        m.function.stop_environment();
-    }
-
-    #[tokio::test]
-    async fn without_the_response_type_an_answer_deletes_the_whole_batch() {
-        let dir = tempfile::tempdir().unwrap();
-        let sqs = sqs();
-        let (url, arn, _) = queues(&sqs, 3).await;
-        send(&sqs, &url, &["bad", "a"]).await;
-        let m = mapping(dir.path(), PARTIAL, &sqs, &url, &arn, false);
-        let mut handed = 0;
-        while handed < 2 {
-            handed += m.poll_once(Duration::from_secs(1)).await.unwrap();
-        }
-        assert_eq!(m.stats().messages_deleted, 2);
-        assert_eq!(count(&sqs, &url).await, 0);
-        m.function.stop_environment();
     }
 }

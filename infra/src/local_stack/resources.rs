@@ -1,6 +1,6 @@
 //! The template's data resources created on the emulators, with the names
 //! CloudFormation would give them: the table (keys, TTL, stream) on DynamoDB
-//! Local, the buckets and queues on moto; and what `Ref`/`Fn::GetAtt` of each
+//! Local, the buckets, queues and KMS keys on moto; and what `Ref`/`Fn::GetAtt` of each
 //! resolve to. Bucket notifications to a function go to a queue of the local
 //! stack's own (moto delivers S3 events to SQS, not to a Lambda it cannot run).
 
@@ -97,6 +97,9 @@ pub async fn create(
         values.set_attr(id, "Arn", format!("arn:aws:s3:::{name}"));
         values.set_attr(id, "DomainName", format!("{name}.s3.amazonaws.com"));
     }
+    for (id, r) in t.of_type("AWS::KMS::Key") {
+        create_key(clients, values, id, &r["Properties"]).await?;
+    }
     // One configuration per bucket (a put replaces the bucket's whole set).
     let mut queues = Vec::new();
     let mut configs: std::collections::BTreeMap<String, Vec<QueueConfiguration>> =
@@ -128,6 +131,38 @@ pub async fn create(
             })?;
     }
     Ok(queues)
+}
+
+/// A KMS key of the template's spec and usage on moto (the audit signing
+/// key); its key policy is held by infra/tests/signing_key.rs, not here.
+async fn create_key(
+    clients: &Clients,
+    values: &mut Values,
+    id: &str,
+    props: &Value,
+) -> Result<(), String> {
+    let spec = props["KeySpec"].as_str().unwrap_or("SYMMETRIC_DEFAULT");
+    let usage = props["KeyUsage"].as_str().unwrap_or("ENCRYPT_DECRYPT");
+    let out = clients
+        .kms
+        .create_key()
+        .key_spec(aws_sdk_kms::types::KeySpec::from(spec))
+        .key_usage(aws_sdk_kms::types::KeyUsageType::from(usage))
+        .description(id)
+        .send()
+        .await
+        .map_err(|x| {
+            e(
+                &format!("create key {id}"),
+                aws_sdk_kms::error::DisplayErrorContext(x),
+            )
+        })?;
+    let meta = out
+        .key_metadata
+        .ok_or_else(|| format!("create key {id}: no metadata"))?;
+    values.set(id, meta.key_id());
+    values.set_attr(id, "Arn", meta.arn().unwrap_or_default());
+    Ok(())
 }
 
 async fn create_table(

@@ -1,10 +1,14 @@
-use std::io::Write;
+use std::io::{Cursor, Write};
+use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::*;
+use super::api::{Api, delivery_states};
+use super::pack_check::{sha256_hex, verify_pack};
+use super::report_json;
+use super::steps::{Options, StepResult, line, run_steps, step};
 
 /// A ZIP with these members and a manifest listing `listed` of them
 /// (path, content) with their true size and hash.
@@ -230,6 +234,55 @@ const KEY: &str = "test-admin-key";
 
 /// A fake API with every route the smoke command calls, answering as the
 /// issues specify; `jira` is test-jira's answer.
+/// A real pack of the demo tenant, exported and signed as the API does: the
+/// smoke checks its proof too.
+async fn signed_pack() -> Vec<u8> {
+    use valdrix_shared::audit::{Actor, NewEvent};
+    use valdrix_shared::exports::{ExportRequest, export_pack, options};
+    let state = valdrix_tests::state_with(valdrix_tests::sqlite_store().await);
+    state
+        .audit
+        .append(NewEvent {
+            tenant_id: "demo".into(),
+            event_type: "tenant.created".into(),
+            actor: Actor::System,
+            request_id: None,
+            resource: Some("tenant/demo".into()),
+            success: true,
+            details: json!({}),
+        })
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let objects = valdrix_shared::objects::LocalDirStore::new(dir.path(), [7u8; 32]);
+    let now = chrono::Utc::now();
+    let exported = export_pack(
+        &state.store,
+        &state.audit,
+        &objects,
+        valdrix_tests::local_signer().as_ref(),
+        ExportRequest {
+            tenant_id: "demo".into(),
+            tier: "pro".into(),
+            actor: Actor::System,
+            request_id: None,
+            environment: "local".into(),
+            method: "GET".into(),
+            path: "/api/v1/audit/compliance-pack".into(),
+            options: options::parse(&[], now.date_naive()).unwrap(),
+            now,
+            deadline: valdrix_shared::deadline::Deadline::unbounded(),
+        },
+    )
+    .await
+    .unwrap();
+    std::fs::read(
+        dir.path()
+            .join(format!("packs/demo/{}.zip", exported.run_id)),
+    )
+    .unwrap()
+}
+
 async fn fake_api(jira: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;
     let auth = format!("Bearer {TOKEN}");
@@ -270,7 +323,7 @@ async fn fake_api(jira: ResponseTemplate) -> MockServer {
         })))
         .mount(&server)
         .await;
-    let zip = good_pack();
+    let zip = signed_pack().await;
     Mock::given(method("GET"))
         .and(path("/api/v1/audit/compliance-pack"))
         .and(query_param("include_close_package", "true"))

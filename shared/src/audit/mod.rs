@@ -5,7 +5,10 @@
 //! on the old head, so concurrent writers never fork the chain; a writer that
 //! loses the race re-reads the head and tries again, a bounded number of times.
 
+mod bounded;
+pub mod checkpoint;
 mod event;
+mod range_cursor;
 mod redact;
 mod verify;
 
@@ -17,7 +20,9 @@ use crate::store::{
     Condition, Cursor, DynStore, Item, Page, Query, SortKey, StoreError, VERSION_ATTRIBUTE, WriteOp,
 };
 
+pub use bounded::{Broken, Budget, RANGE_EVENTS, RangeVerification, Resume};
 pub use event::{Actor, AuditEvent, GENESIS_HASH, NewEvent, canonical_json};
+pub use range_cursor::{BadCursor, CURSOR_TTL_SECS, CursorKey, MAX_CURSOR_LEN};
 pub use redact::{REDACTED, Redactor};
 pub use verify::Verification;
 
@@ -185,6 +190,14 @@ impl AuditLog {
             let last = linked.last().expect("at least one event");
             all.push(head_write(last, head.as_ref()));
             all.extend(ops.iter().cloned());
+            // Last, so the indexes of `ops` stay as the caller counted them.
+            let old_seq = head.as_ref().map_or(0, |h| h.seq);
+            all.extend(checkpoint::due_marker(
+                &tenant_id,
+                old_seq,
+                last.seq,
+                checkpoint::EVERY_EVENTS,
+            ));
             match self.store.transact(all).await {
                 Ok(()) => return Ok(linked),
                 Err(StoreError::TransactionConditionFailed { index, pk, sk }) if index >= fixed => {
@@ -259,33 +272,26 @@ impl AuditLog {
         Ok((events, next_cursor))
     }
 
-    /// Walk the whole chain and report the first broken link.
-    pub async fn verify(&self, tenant_id: &str) -> Result<Verification, AuditError> {
-        let head = self.head(tenant_id).await?;
-        let mut walk = verify::Walk::default();
-        let mut cursor = None;
-        loop {
-            let Page { items, next_cursor } = self
-                .store
-                .query(Query {
-                    pk: tenant_pk(tenant_id),
-                    sk: event_range(),
-                    descending: false,
-                    limit: 500,
-                    cursor,
-                })
-                .await?;
-            for item in &items {
-                if let Some(broken) = walk.step(item) {
-                    return Ok(broken);
-                }
-            }
-            match next_cursor {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
-        Ok(walk.finish(head.map(|h| (h.seq, h.hash))))
+    /// One page of the events with `from <= seq <= to`, in seq order.
+    pub async fn page_between(
+        &self,
+        tenant_id: &str,
+        (from, to): (u64, u64),
+        limit: u32,
+        cursor: Option<Cursor>,
+    ) -> Result<(Vec<AuditEvent>, Option<Cursor>), AuditError> {
+        let Page { items, next_cursor } = self
+            .store
+            .query(Query {
+                pk: tenant_pk(tenant_id),
+                sk: SortKey::Between(event_sk(from), event_sk(to)),
+                descending: false,
+                limit,
+                cursor,
+            })
+            .await?;
+        let events = items.iter().map(parse_item).collect::<Result<_, _>>()?;
+        Ok((events, next_cursor))
     }
 }
 

@@ -1,4 +1,4 @@
-//! Walking a chain from its first event, naming the first broken link.
+//! Walking a chain in seq order, naming the first broken link.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
@@ -54,7 +54,8 @@ impl Serialize for Verification {
     }
 }
 
-/// The walk's state between items, in ascending sort-key order.
+/// The walk's state between items, in ascending sort-key order: the last
+/// seq verified and its hash.
 pub(super) struct Walk {
     checked: u64,
     prev_hash: String,
@@ -77,6 +78,24 @@ fn broken(seq: u64, reason: impl Into<String>) -> Option<Verification> {
 }
 
 impl Walk {
+    /// Continue after `seq`, verified earlier, whose hash is `hash`.
+    pub(super) fn resume(seq: u64, hash: String) -> Self {
+        Self {
+            checked: seq,
+            prev_hash: hash,
+        }
+    }
+
+    /// The last seq verified (0 before the first event).
+    pub(super) fn last(&self) -> u64 {
+        self.checked
+    }
+
+    /// The hash of [`last`](Self::last) (the genesis hash before the first event).
+    pub(super) fn last_hash(&self) -> &str {
+        &self.prev_hash
+    }
+
     /// Check the next stored item; `Some` names the first broken link.
     pub(super) fn step(&mut self, item: &Item) -> Option<Verification> {
         let expected = self.checked + 1;
@@ -108,36 +127,5 @@ impl Walk {
         self.checked = expected;
         self.prev_hash = event.hash;
         None
-    }
-
-    /// After the last item: the stored head must point at the last event.
-    pub(super) fn finish(self, head: Option<(u64, String)>) -> Verification {
-        let (head_seq, head_hash) = head.unwrap_or((0, GENESIS_HASH.to_owned()));
-        if head_seq > self.checked {
-            return Verification::Broken {
-                broken_at_seq: self.checked + 1,
-                reason: format!(
-                    "event {} is missing (the head is at {head_seq})",
-                    self.checked + 1
-                ),
-            };
-        }
-        if head_seq < self.checked {
-            return Verification::Broken {
-                broken_at_seq: head_seq + 1,
-                reason: "event stored beyond the chain head".into(),
-            };
-        }
-        if head_hash != self.prev_hash {
-            return Verification::Broken {
-                broken_at_seq: head_seq,
-                reason: "the head's hash does not match the last event".into(),
-            };
-        }
-        Verification::Intact {
-            events_checked: self.checked,
-            head_seq,
-            head_hash,
-        }
     }
 }

@@ -245,6 +245,27 @@ pub fn bucket_name(raw: &str) -> Result<String, Rule> {
     }
 }
 
+/// A KMS key: its ARN (`arn:<partition>:kms:<region>:<account>:key/<id>`),
+/// what the template sets.
+pub fn kms_key_arn(raw: &str) -> Result<String, Rule> {
+    let parts: Vec<&str> = raw.split(':').collect();
+    let valid = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "kms"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5].strip_prefix("key/").is_some_and(|id| {
+            !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if valid {
+        Ok(raw.to_owned())
+    } else {
+        Err("must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>)".into())
+    }
+}
+
 /// An SQS queue URL: https, or http outside staging and production (an emulator).
 pub fn queue_url(raw: &str, strict: bool) -> Result<url::Url, Rule> {
     let url = url::Url::parse(raw).map_err(|_| Rule::from("must be an SQS queue URL"))?;
@@ -264,6 +285,22 @@ pub fn queue_url(raw: &str, strict: bool) -> Result<url::Url, Rule> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kms_key_arns_are_held_to_their_shape() {
+        let ok = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(kms_key_arn(ok).as_deref(), Ok(ok));
+        for bad in [
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "alias/valdrix",
+            "arn:aws:kms:us-east-1:123456789012:alias/valdrix",
+            "arn:aws:s3:us-east-1:123456789012:key/abc",
+            "arn:aws:kms:us-east-1:1234:key/abc",
+            "arn:aws:kms:us-east-1:123456789012:key/",
+        ] {
+            assert!(kms_key_arn(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn booleans_accept_every_documented_form() {

@@ -186,6 +186,12 @@ pub struct RuntimeConfig {
     pub dead_letter_queue_url: Option<url::Url>,
     /// Where cost files continue in the next invocation (cost-ingest needs it).
     pub ingest_queue_url: Option<url::Url>,
+    /// Where the daily evidence run queues one message per tenant
+    /// (evidence-daily needs it).
+    pub daily_run_queue_url: Option<url::Url>,
+    /// The KMS key the audit checkpoints are signed with (the functions that
+    /// sign need it).
+    pub audit_signing_key: Option<String>,
 }
 
 impl fmt::Debug for RuntimeConfig {
@@ -204,6 +210,8 @@ impl fmt::Debug for RuntimeConfig {
             .field("pack_bucket", &self.pack_bucket)
             .field("dead_letter_queue_url", &self.dead_letter_queue_url)
             .field("ingest_queue_url", &self.ingest_queue_url)
+            .field("daily_run_queue_url", &self.daily_run_queue_url)
+            .field("audit_signing_key", &self.audit_signing_key)
             .finish_non_exhaustive()
     }
 }

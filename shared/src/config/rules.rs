@@ -171,6 +171,10 @@ pub fn validate(vars: &VarSet, now: DateTime<Utc>) -> Result<RuntimeConfig, Vec<
     let ingest_queue_url = c.parse(VALDRIX_INGEST_QUEUE_URL, |raw| {
         checks::queue_url(raw, strict)
     });
+    let daily_run_queue_url = c.parse(VALDRIX_DAILY_RUN_QUEUE_URL, |raw| {
+        checks::queue_url(raw, strict)
+    });
+    let audit_signing_key = c.parse(VALDRIX_AUDIT_SIGNING_KEY, checks::kms_key_arn);
     let slack_api_url = vendor_api(&mut c, VALDRIX_SLACK_API_URL, strict);
     let github_api_url = vendor_api(&mut c, VALDRIX_GITHUB_API_URL, strict);
 
@@ -215,6 +219,8 @@ pub fn validate(vars: &VarSet, now: DateTime<Utc>) -> Result<RuntimeConfig, Vec<
             pack_bucket,
             dead_letter_queue_url,
             ingest_queue_url,
+            daily_run_queue_url,
+            audit_signing_key,
         }),
         _ => Err(c.violations),
     }

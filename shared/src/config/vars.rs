@@ -64,6 +64,8 @@ pub const VALDRIX_GITHUB_API_URL: &str = "VALDRIX_GITHUB_API_URL";
 pub const VALDRIX_PACK_BUCKET: &str = "VALDRIX_PACK_BUCKET";
 pub const VALDRIX_DEAD_LETTER_QUEUE_URL: &str = "VALDRIX_DEAD_LETTER_QUEUE_URL";
 pub const VALDRIX_INGEST_QUEUE_URL: &str = "VALDRIX_INGEST_QUEUE_URL";
+pub const VALDRIX_AUDIT_SIGNING_KEY: &str = "VALDRIX_AUDIT_SIGNING_KEY";
+pub const VALDRIX_DAILY_RUN_QUEUE_URL: &str = "VALDRIX_DAILY_RUN_QUEUE_URL";
 
 /// Operator-level integration variables that strict SaaS mode forbids: tenants
 /// configure their integrations in the product, never through process env.
@@ -192,6 +194,14 @@ pub const KNOWN: &[KnownVar] = &[
     plain(
         VALDRIX_INGEST_QUEUE_URL,
         "SQS queue URL of cost files continuing in the next invocation (cost-ingest needs it; the template sets it)",
+    ),
+    plain(
+        VALDRIX_DAILY_RUN_QUEUE_URL,
+        "SQS queue URL of the daily evidence run's per-tenant work (evidence-daily needs it; the template sets it)",
+    ),
+    plain(
+        VALDRIX_AUDIT_SIGNING_KEY,
+        "KMS key ARN the audit checkpoints are signed with (compliance-export, evidence-daily and notification-dispatcher need it; the template sets it)",
     ),
 ];
 

@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::audit::{Actor, AuditError, AuditEvent, AuditLog, Index, NewEvent};
+use crate::deadline::Deadline;
 use crate::metrics::Unit;
 use crate::store::{Cursor, Item, Query, SortKey, Store};
 
@@ -226,7 +227,9 @@ pub struct Filter {
     pub channel: Option<String>,
 }
 
-/// Newest first, at most `limit`, from `cursor`; the next cursor when more may follow.
+/// Newest first, at most `limit`, from `cursor`; the next cursor when more
+/// may follow. A filter that matches little may scan many index pages: at
+/// `deadline` the page ends early (fewer items, a cursor to go on from).
 pub async fn list(
     store: &dyn Store,
     audit: &AuditLog,
@@ -234,6 +237,7 @@ pub async fn list(
     filter: &Filter,
     limit: u32,
     mut cursor: Option<Cursor>,
+    deadline: Deadline,
 ) -> Result<(Vec<EvidenceItem>, Option<Cursor>), AuditError> {
     let mut items = Vec::new();
     loop {
@@ -278,6 +282,7 @@ pub async fn list(
             }
         }
         match page.next_cursor {
+            Some(next) if deadline.passed() => return Ok((items, Some(next))),
             Some(next) => cursor = Some(next),
             None => return Ok((items, None)),
         }

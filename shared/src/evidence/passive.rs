@@ -1,7 +1,8 @@
-//! The daily passive run: for every tenant, check each configured channel
+//! The daily passive run of one tenant: check each configured channel
 //! without sending anything visible (Slack `auth.test`, Jira `myself`,
 //! workflow targets: configuration and SSRF only) and record it as evidence
-//! by `system`. One tenant's failure never stops the others.
+//! by `system`. The daily run is one such unit per tenant (evidence-daily
+//! queues them), so one tenant's failure or slowness holds up no other.
 
 use serde::Serialize;
 
@@ -20,8 +21,8 @@ pub struct PassiveReport {
     pub tenants_failed: Vec<String>,
 }
 
-/// One tenant's passive run: the post-deploy hook's check of the daily
-/// run's event path (the smoke tenant), sending nothing visible either.
+/// One tenant's passive run: a unit of the daily run, and the post-deploy
+/// hook's check of its event path (the smoke tenant).
 pub async fn run_one(state: &Notifying, tenant_id: &str) -> PassiveReport {
     let mut report = PassiveReport {
         tenants: 1,
@@ -43,35 +44,6 @@ fn tally(report: &mut PassiveReport, records: &[CheckRecord]) {
             CheckStatus::Passed => report.checks_passed += 1,
             CheckStatus::Failed => report.checks_failed += 1,
             CheckStatus::Skipped => report.checks_skipped += 1,
-        }
-    }
-}
-
-pub async fn run_all(state: &Notifying) -> PassiveReport {
-    let mut report = PassiveReport::default();
-    let mut cursor = None;
-    loop {
-        let (ids, next) =
-            match tenancy::list_tenant_ids(state.core.store.as_ref(), 100, cursor).await {
-                Ok(page) => page,
-                Err(e) => {
-                    tracing::error!(error = %e, "passive run: cannot list tenants");
-                    return report;
-                }
-            };
-        for id in ids {
-            report.tenants += 1;
-            match run_tenant(state, &id).await {
-                Ok(records) => tally(&mut report, &records),
-                Err(why) => {
-                    tracing::error!(tenant_id = %id, error = %why, "passive run failed for a tenant");
-                    report.tenants_failed.push(id);
-                }
-            }
-        }
-        match next {
-            Some(c) => cursor = Some(c),
-            None => return report,
         }
     }
 }

@@ -76,7 +76,9 @@ pub async fn close_package(
         return Err(CloseError::Preliminary(preliminary));
     }
 
-    let max = usize::try_from(opts.max_restatements).unwrap_or(usize::MAX);
+    let max = opts
+        .max_restatements
+        .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
     let mut entries: Vec<Restatement> = Vec::new();
     let mut count = 0u64;
     let mut deltas: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();

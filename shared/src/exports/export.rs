@@ -1,15 +1,19 @@
 //! Exporting a compliance pack, whole: the request on record before anything
 //! is built, the ZIP streamed into the object store, a signed URL, and the
-//! completion on record. The one home of that use case.
+//! completion (or the failure) on record. The one home of that use case; an
+//! export job (jobs.rs) runs the same steps across invocations.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use super::options::PackOptions;
-use super::pack::{PackError, PackRequest, build_pack};
+use super::pack::{PackError, PackRequest, Progress, build_pack};
+use crate::audit::checkpoint::{CheckpointError, SignError, Signer};
 use crate::audit::{Actor, AuditError, AuditLog, NewEvent};
+use crate::deadline::Deadline;
 use crate::metrics::Unit;
 use crate::objects::{ObjectError, ObjectStore, SignedUrl};
 use crate::store::{DynStore, StoreError};
@@ -24,10 +28,13 @@ pub struct ExportRequest {
     pub actor: Actor,
     pub request_id: Option<String>,
     pub environment: String,
+    pub method: String,
     /// The route the request came in on.
     pub path: String,
     pub options: PackOptions,
     pub now: DateTime<Utc>,
+    /// When building must stop ([`ExportError::OutOfTime`]).
+    pub deadline: Deadline,
 }
 
 /// A finished pack: where to fetch it, and what it holds.
@@ -47,60 +54,155 @@ pub enum ExportError {
     Store(#[from] StoreError),
     #[error("the export store failed: {0}")]
     Objects(#[from] ObjectError),
+    /// The pack could not be signed: nothing was handed out.
+    #[error("the audit signing key is unavailable; nothing was exported")]
+    Signing(#[source] SignError),
     #[error("the pack could not be built: {0}")]
     Build(PackError),
+    /// The deadline came first: the upload was aborted, nothing handed out.
+    #[error("the pack was not complete before the deadline")]
+    OutOfTime,
+}
+
+impl ExportError {
+    /// Why, in words safe to record and show (no internal error text).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::NotRecorded(_) => "the audit log was unavailable",
+            Self::Store(_) => "the store was unavailable",
+            Self::Objects(_) => "the export store failed",
+            Self::Signing(_) => "the audit signing key was unavailable",
+            Self::Build(_) => "the pack could not be built",
+            Self::OutOfTime => "the pack was not complete before the deadline",
+        }
+    }
 }
 
 impl From<PackError> for ExportError {
     fn from(e: PackError) -> Self {
         match e {
             PackError::Store(s) => Self::Store(s),
+            PackError::Checkpoint(CheckpointError::Sign(e)) => Self::Signing(e),
+            PackError::OutOfTime => Self::OutOfTime,
             other => Self::Build(other),
         }
     }
 }
 
-/// Build the pack `req` asks for into `objects` and sign its URL.
+/// Build the pack `req` asks for into `objects` and sign its URL. `signer`
+/// signs the pack's checkpoint and its SHA256SUMS. The request and its
+/// outcome (completed, or failed with the reason) are on record.
 pub async fn export_pack(
     store: &DynStore,
     audit: &AuditLog,
     objects: &dyn ObjectStore,
+    signer: &dyn Signer,
     req: ExportRequest,
 ) -> Result<Exported, ExportError> {
     let run_id = uuid::Uuid::now_v7().to_string();
-    let resource = Some(format!("compliance-pack/{run_id}"));
-    // The request is on record before anything is built.
+    record_request(audit, &req, &run_id).await?;
+    let delivered = deliver(
+        store,
+        audit,
+        objects,
+        signer,
+        &req,
+        &run_id,
+        &Progress::default(),
+    )
+    .await;
+    let delivered = match delivered {
+        Ok(d) => d,
+        Err(e) => {
+            record_outcome(audit, &req, &run_id, Err(&e)).await;
+            return Err(e);
+        }
+    };
+    let url = match objects
+        .signed_url(&delivered.key, &delivered.filename, URL_TTL)
+        .await
+    {
+        Ok(url) => url,
+        Err(e) => {
+            let e = ExportError::from(e);
+            record_outcome(audit, &req, &run_id, Err(&e)).await;
+            return Err(e);
+        }
+    };
+    record_outcome(audit, &req, &run_id, Ok(&delivered)).await;
+    Ok(Exported {
+        run_id,
+        url,
+        bytes: delivered.bytes,
+        sha256: delivered.sha256,
+    })
+}
+
+/// A pack built and stored under `key`, its URL not yet signed.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub key: String,
+    /// The download's name.
+    pub filename: String,
+    pub bytes: u64,
+    pub sha256: String,
+    /// SHA-256 of manifest.json (signed through SHA256SUMS).
+    pub manifest_sha256: String,
+    pub exports: Value,
+}
+
+/// The request on record, before anything is built.
+pub(super) async fn record_request(
+    audit: &AuditLog,
+    req: &ExportRequest,
+    run_id: &str,
+) -> Result<(), ExportError> {
     audit
         .append(NewEvent {
             tenant_id: req.tenant_id.clone(),
             event_type: "audit.export_requested".into(),
             actor: req.actor.clone(),
             request_id: req.request_id.clone(),
-            resource: resource.clone(),
+            resource: Some(format!("compliance-pack/{run_id}")),
             success: true,
             details: json!({
                 "export_type": "compliance_pack",
                 "run_id": run_id,
-                "method": "GET",
+                "method": req.method,
                 "path": req.path,
                 "options": req.options,
             }),
         })
         .await
-        .map_err(ExportError::NotRecorded)?;
+        .map(drop)
+        .map_err(ExportError::NotRecorded)
+}
 
+/// Build the pack of run `run_id` into `objects` (an incomplete upload is
+/// aborted, never left behind), stopping at `req.deadline`.
+pub(super) async fn deliver(
+    store: &DynStore,
+    audit: &AuditLog,
+    objects: &dyn ObjectStore,
+    signer: &dyn Signer,
+    req: &ExportRequest,
+    run_id: &str,
+    progress: &Progress,
+) -> Result<Delivered, ExportError> {
     let key = format!("packs/{}/{run_id}.zip", safe_name(&req.tenant_id));
     let pack = PackRequest {
-        run_id: run_id.clone(),
+        run_id: run_id.to_owned(),
         tenant_id: req.tenant_id.clone(),
-        tier: req.tier,
+        tier: req.tier.clone(),
         actor: req.actor.clone(),
-        environment: req.environment,
+        environment: req.environment.clone(),
         generated_at: req.now,
-        options: req.options,
+        options: req.options.clone(),
+        deadline: req.deadline,
+        progress: progress.clone(),
     };
     let mut upload = objects.create(&key, "application/zip").await?;
-    let built = match build_pack(store, audit, &pack, upload.as_mut()).await {
+    let built = match build_pack(store, audit, signer, &pack, upload.as_mut()).await {
         Ok(built) => built,
         Err(e) => {
             upload.abort().await;
@@ -116,41 +218,68 @@ pub async fn export_pack(
         ],
         crate::metrics::props([("run_id", json!(run_id))]),
     );
+    let mut manifest = serde_json::to_vec_pretty(&built.manifest).unwrap_or_default();
+    manifest.push(b'\n');
+    Ok(Delivered {
+        key,
+        filename: format!(
+            "compliance-pack-{}-{}.zip",
+            safe_name(&req.tenant_id),
+            req.now.format("%Y%m%dT%H%M%SZ")
+        ),
+        bytes: built.bytes,
+        sha256: built.sha256,
+        manifest_sha256: hex::encode(Sha256::digest(&manifest)),
+        exports: built.manifest["exports"].clone(),
+    })
+}
 
-    let filename = format!(
-        "compliance-pack-{}-{}.zip",
-        safe_name(&req.tenant_id),
-        req.now.format("%Y%m%dT%H%M%SZ")
-    );
-    let url = objects.signed_url(&key, &filename, URL_TTL).await?;
-    // The pack exists and is handed out even when its completion cannot be
-    // recorded; the requested event already names the run.
-    if let Err(e) = audit
-        .append(NewEvent {
-            tenant_id: req.tenant_id,
-            event_type: "audit.export_completed".into(),
-            actor: req.actor,
-            request_id: req.request_id,
-            resource,
-            success: true,
-            details: json!({
+/// The run's completion or failure on record. The pack exists and is handed
+/// out even when its completion cannot be recorded; the requested event
+/// already names the run.
+pub(super) async fn record_outcome(
+    audit: &AuditLog,
+    req: &ExportRequest,
+    run_id: &str,
+    outcome: Result<&Delivered, &ExportError>,
+) {
+    let (event_type, success, details) = match outcome {
+        Ok(d) => (
+            "audit.export_completed",
+            true,
+            json!({
                 "export_type": "compliance_pack",
                 "run_id": run_id,
-                "bytes": built.bytes,
-                "sha256": built.sha256,
-                "exports": built.manifest["exports"],
+                "bytes": d.bytes,
+                "sha256": d.sha256,
+                "manifest_sha256": d.manifest_sha256,
+                "exports": d.exports,
             }),
+        ),
+        Err(e) => (
+            "audit.export_failed",
+            false,
+            json!({
+                "export_type": "compliance_pack",
+                "run_id": run_id,
+                "reason": e.reason(),
+            }),
+        ),
+    };
+    if let Err(e) = audit
+        .append(NewEvent {
+            tenant_id: req.tenant_id.clone(),
+            event_type: event_type.into(),
+            actor: req.actor.clone(),
+            request_id: req.request_id.clone(),
+            resource: Some(format!("compliance-pack/{run_id}")),
+            success,
+            details,
         })
         .await
     {
-        tracing::error!(error = %e, "could not audit the export completion");
+        tracing::error!(error = %e, event_type, "could not audit the export outcome");
     }
-    Ok(Exported {
-        run_id,
-        url,
-        bytes: built.bytes,
-        sha256: built.sha256,
-    })
 }
 
 /// A tenant id as an object key and file name part.

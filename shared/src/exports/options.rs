@@ -51,7 +51,8 @@ pub struct FocusOptions {
     pub included: bool,
     pub provider: Option<String>,
     pub include_preliminary: bool,
-    pub max_rows: u64,
+    /// `None`: no cap (the job path's default).
+    pub max_rows: Option<u64>,
     pub window: Window,
 }
 
@@ -66,7 +67,7 @@ pub struct SavingsOptions {
 pub struct RealizedOptions {
     pub included: bool,
     pub provider: Option<String>,
-    pub limit: u64,
+    pub limit: Option<u64>,
     pub window: Window,
 }
 
@@ -75,7 +76,7 @@ pub struct CloseOptions {
     pub included: bool,
     pub provider: Option<String>,
     pub enforce_finalized: bool,
-    pub max_restatements: u64,
+    pub max_restatements: Option<u64>,
     pub window: Window,
 }
 
@@ -85,7 +86,7 @@ pub struct PackOptions {
     pub end_date: Option<DateTime<Utc>>,
     pub evidence_limit: u32,
     /// Rows of `audit_log.csv` (newest first); more sets its truncation flag.
-    pub audit_max_rows: u64,
+    pub audit_max_rows: Option<u64>,
     pub focus_export: FocusOptions,
     pub savings_proof: SavingsOptions,
     pub realized_savings: RealizedOptions,
@@ -119,8 +120,32 @@ pub const KNOWN_PARAMS: [&str; 24] = [
     "close_max_restatements",
 ];
 
-/// Parse the query's pairs. `today` anchors the default windows.
+/// The largest cap a job takes (docs/openapi.yaml): past any real ledger.
+pub const JOB_CAP_MAX: u64 = 1_000_000_000_000;
+
+/// Which row caps apply when the caller names none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Caps {
+    /// The synchronous GET's contract: default caps (50k FOCUS rows, 100k
+    /// audit rows, 5k realized rows and restatements), bounded maxima.
+    Api,
+    /// An export job: no cap but the caller's own, of any size.
+    Job,
+}
+
+/// Parse the query's pairs with the GET's caps. `today` anchors the default
+/// windows.
 pub fn parse(pairs: &[(String, String)], today: NaiveDate) -> Result<PackOptions, OptionError> {
+    parse_with(pairs, today, Caps::Api)
+}
+
+/// Parse the query's pairs with `caps`' defaults and maxima.
+pub fn parse_with(
+    pairs: &[(String, String)],
+    today: NaiveDate,
+    caps: Caps,
+) -> Result<PackOptions, OptionError> {
     let mut q = BTreeMap::new();
     for (k, v) in pairs {
         if !KNOWN_PARAMS.contains(&k.as_str()) {
@@ -149,6 +174,14 @@ pub fn parse(pairs: &[(String, String)], today: NaiveDate) -> Result<PackOptions
                 .ok_or_else(|| {
                     OptionError::new(k, format!("must be an integer from {min} to {max}"))
                 }),
+        }
+    };
+    // A row cap: the API's default and maximum, or on a job only the caller's.
+    let cap = |k: &str, default: u64, min: u64, max: u64| -> Result<Option<u64>, OptionError> {
+        match (caps, get(k)) {
+            (Caps::Api, _) => int(k, default, min, max).map(Some),
+            (Caps::Job, None) => Ok(None),
+            (Caps::Job, Some(_)) => int(k, 0, min, JOB_CAP_MAX).map(Some),
         }
     };
     let provider = |k: &str| -> Result<Option<String>, OptionError> {
@@ -229,12 +262,15 @@ pub fn parse(pairs: &[(String, String)], today: NaiveDate) -> Result<PackOptions
         start_date,
         end_date,
         evidence_limit: int("evidence_limit", 200, 1, 2000)? as u32,
-        audit_max_rows: 100_000,
+        audit_max_rows: match caps {
+            Caps::Api => Some(100_000),
+            Caps::Job => None,
+        },
         focus_export: FocusOptions {
             included: boolean("include_focus_export", false)?,
             provider: provider("focus_provider")?,
             include_preliminary: boolean("focus_include_preliminary", false)?,
-            max_rows: int("focus_max_rows", 50_000, 1, 200_000)?,
+            max_rows: cap("focus_max_rows", 50_000, 1, 200_000)?,
             window: focus_window,
         },
         savings_proof: SavingsOptions {
@@ -245,14 +281,14 @@ pub fn parse(pairs: &[(String, String)], today: NaiveDate) -> Result<PackOptions
         realized_savings: RealizedOptions {
             included: boolean("include_realized_savings", false)?,
             provider: provider("realized_provider")?,
-            limit: int("realized_limit", 5000, 1, 200_000)?,
+            limit: cap("realized_limit", 5000, 1, 200_000)?,
             window: realized_window,
         },
         close_package: CloseOptions {
             included: boolean("include_close_package", false)?,
             provider: provider("close_provider")?,
             enforce_finalized: boolean("close_enforce_finalized", true)?,
-            max_restatements: int("close_max_restatements", 5000, 0, 200_000)?,
+            max_restatements: cap("close_max_restatements", 5000, 0, 200_000)?,
             window: close_window,
         },
     })
@@ -283,6 +319,26 @@ mod tests {
         assert_eq!(o.close_package.window.end_date.to_string(), "2026-03-31");
         assert!(o.close_package.enforce_finalized);
         assert_eq!(o.evidence_limit, 200);
+        assert_eq!(o.focus_export.max_rows, Some(50_000));
+    }
+
+    #[test]
+    fn a_job_has_no_cap_but_the_callers() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
+        let o = parse_with(&[], today, Caps::Job).unwrap();
+        assert_eq!(o.focus_export.max_rows, None);
+        assert_eq!(o.audit_max_rows, None);
+        assert_eq!(o.realized_savings.limit, None);
+        assert_eq!(o.close_package.max_restatements, None);
+        let pairs = [("focus_max_rows".to_owned(), "5000000".to_owned())];
+        let o = parse_with(&pairs, today, Caps::Job).unwrap();
+        assert_eq!(o.focus_export.max_rows, Some(5_000_000));
+        assert_eq!(
+            parse_with(&[("focus_max_rows".into(), "0".into())], today, Caps::Job)
+                .unwrap_err()
+                .param,
+            "focus_max_rows"
+        );
     }
 
     #[test]

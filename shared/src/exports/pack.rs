@@ -13,15 +13,21 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::options::PackOptions;
+use super::proof::{self, Range};
+use super::report::{self, ReportInput, Spend};
+use super::verify_md;
 use super::zipout::{ZipOut, ZipOutError, csv_record};
 use super::{close, csv_safe, focus, savings};
+use crate::audit::checkpoint::{CheckpointError, Signer};
 use crate::audit::{Actor, AuditError, AuditEvent, AuditLog};
+use crate::deadline::Deadline;
 use crate::ledger::{Lifecycle, query_ledger};
 use crate::objects::Upload;
 use crate::settings;
 use crate::store::{DynStore, StoreError};
 
-pub const PACK_VERSION: &str = "1";
+/// 2: the pack carries its proof (proof.rs) and its report (report.rs).
+pub const PACK_VERSION: &str = "2";
 pub const FOCUS_PATH: &str = "exports/focus-v1.2.csv";
 
 /// Who asked for which pack.
@@ -34,6 +40,25 @@ pub struct PackRequest {
     pub environment: String,
     pub generated_at: DateTime<Utc>,
     pub options: PackOptions,
+    /// When building must stop ([`PackError::OutOfTime`]); checked between
+    /// pages of rows.
+    pub deadline: Deadline,
+    /// Rows written so far, for a job's `running` state.
+    pub progress: Progress,
+}
+
+/// A count of rows written that another task may read while the pack builds.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl Progress {
+    pub fn rows(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn add(&self, n: u64) {
+        self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +76,18 @@ pub enum PackError {
     Audit(#[from] AuditError),
     #[error(transparent)]
     Write(#[from] ZipOutError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The deadline came before the pack was complete.
+    #[error("the pack was not complete before the deadline")]
+    OutOfTime,
+}
+
+fn in_time(req: &PackRequest) -> Result<(), PackError> {
+    match req.deadline.passed() {
+        true => Err(PackError::OutOfTime),
+        false => Ok(()),
+    }
 }
 
 impl From<std::io::Error> for PackError {
@@ -64,6 +101,7 @@ impl From<std::io::Error> for PackError {
 pub async fn build_pack(
     store: &DynStore,
     audit: &AuditLog,
+    signer: &dyn Signer,
     req: &PackRequest,
     upload: &mut dyn Upload,
 ) -> Result<PackResult, PackError> {
@@ -73,7 +111,7 @@ pub async fn build_pack(
     let mut truncated = serde_json::Map::new();
 
     // audit_log.csv — newest first, within start/end.
-    let (n, more) = audit_log_csv(&mut zip, audit, req).await?;
+    let (n, more, csv_range) = audit_log_csv(&mut zip, audit, req).await?;
     counts.insert("audit_log".into(), json!(n));
     truncated.insert("audit_log".into(), json!(more));
 
@@ -85,16 +123,19 @@ pub async fn build_pack(
 
     // integration_acceptance_evidence.json — `evidence.*` events, newest first.
     let (evidence, more) = evidence(audit, &req.tenant_id, opts.evidence_limit).await?;
+    let evidence_range = evidence
+        .iter()
+        .filter_map(|e| e["seq"].as_u64())
+        .map(Range::of)
+        .reduce(|a, b| Range::cover(Some(a), Some(b)).expect("both present"));
     counts.insert(
         "integration_acceptance_evidence".into(),
         json!(evidence.len()),
     );
     truncated.insert("integration_acceptance_evidence".into(), json!(more));
-    zip.json(
-        "integration_acceptance_evidence.json",
-        &Value::Array(evidence),
-    )
-    .await?;
+    let evidence = Value::Array(evidence);
+    zip.json("integration_acceptance_evidence.json", &evidence)
+        .await?;
 
     // audit_chain.json — the head and a full verification.
     let head = audit.head(&req.tenant_id).await?;
@@ -112,9 +153,12 @@ pub async fn build_pack(
 
     // FOCUS 1.2 CSV.
     let f = &opts.focus_export;
+    let mut spend = None;
     let status = if f.included {
-        match focus_spool(store, &req.tenant_id, opts).await {
-            Ok((mut file, rows, more)) => {
+        match focus_spool(store, req).await {
+            Err(PackError::OutOfTime) => return Err(PackError::OutOfTime),
+            Ok((mut file, rows, more, totals)) => {
+                spend = Some(totals);
                 zip.start(FOCUS_PATH)?;
                 file.seek(SeekFrom::Start(0))?;
                 let mut chunk = vec![0u8; 256 * 1024];
@@ -125,6 +169,7 @@ pub async fn build_pack(
                     }
                     zip.write(&chunk[..n])?;
                     zip.pump().await?;
+                    in_time(req)?;
                 }
                 zip.end();
                 counts.insert("focus_export".into(), json!(rows));
@@ -225,6 +270,39 @@ pub async fn build_pack(
     };
     exports.insert("close_package".into(), status);
 
+    // The proof: the range's events (every row and entry above refers to
+    // one), its checkpoints and keys; then the two pages that explain it.
+    let range = Range::cover(csv_range, evidence_range);
+    let proof = proof::write(
+        &mut zip,
+        audit,
+        signer,
+        &req.tenant_id,
+        range,
+        req.generated_at,
+    )
+    .await?;
+    zip.file(
+        verify_md::VERIFY_PATH,
+        verify_md::render(&req.tenant_id, &req.run_id).as_bytes(),
+    )
+    .await?;
+    let generated_at = crate::focus::format_time(&req.generated_at);
+    let html = report::render(&ReportInput {
+        tenant_id: &req.tenant_id,
+        generated_at: &generated_at,
+        run_id: &req.run_id,
+        period: (
+            opts.start_date.map(|d| crate::focus::format_time(&d)),
+            opts.end_date.map(|d| crate::focus::format_time(&d)),
+        ),
+        verification: &verification,
+        proof: &proof,
+        evidence: evidence.as_array().map(Vec::as_slice).unwrap_or_default(),
+        spend: spend.as_ref(),
+    });
+    zip.file(report::REPORT_PATH, html.as_bytes()).await?;
+
     let actor = match &req.actor {
         Actor::User { user_id, email } => json!({"user_id": user_id, "email": email}),
         other => serde_json::to_value(other).unwrap_or_default(),
@@ -244,7 +322,12 @@ pub async fn build_pack(
         "truncated": truncated,
         "exports": exports,
         "audit_chain_head": head_json,
+        "audit_range": proof.manifest_range(),
+        "last_checkpoint": proof.manifest_last_checkpoint(),
+        "signing_key": proof.key.id(),
         "notes": [
+            "VERIFY.md shows how to check this pack with sha256sum, openssl and a shell; valdrix verify-pack checks the same.",
+            "audit/events.jsonl holds every audit event from audit_range.from_seq to to_seq; each row of audit_log.csv and each evidence entry is one of them.",
             "Secrets are never exported: notification settings show has_* flags only.",
             "Every file but this manifest is listed under files with its size and SHA-256 (of the uncompressed content).",
             "A truncated flag is true only when rows were left out by a limit.",
@@ -253,7 +336,8 @@ pub async fn build_pack(
         ],
     });
     zip.json("manifest.json", &manifest).await?;
-    // The manifest is not listed in itself.
+    // The manifest is not listed in itself; SHA256SUMS lists it, and is signed.
+    proof::sums(&mut zip, signer).await?;
     let (bytes, sha256) = zip.finish().await?;
     Ok(PackResult {
         bytes,
@@ -288,7 +372,7 @@ fn csv_bytes(lines: &[Vec<String>]) -> Vec<u8> {
     out
 }
 
-const AUDIT_COLUMNS: [&str; 11] = [
+pub(super) const AUDIT_COLUMNS: [&str; 11] = [
     "id",
     "seq",
     "event_type",
@@ -302,19 +386,22 @@ const AUDIT_COLUMNS: [&str; 11] = [
     "hash",
 ];
 
+/// Rows written, whether a limit cut rows, and the seqs the rows span.
 async fn audit_log_csv(
     zip: &mut ZipOut<'_>,
     audit: &AuditLog,
     req: &PackRequest,
-) -> Result<(u64, bool), PackError> {
+) -> Result<(u64, bool, Option<Range>), PackError> {
     let opts = &req.options;
     zip.start("audit_log.csv")?;
     let mut buf = Vec::new();
     csv_record(&mut buf, &AUDIT_COLUMNS);
     let (mut written, mut more) = (0u64, false);
+    let mut range: Option<Range> = None;
     let mut cursor = None;
     'pages: loop {
         let (events, next) = audit.page(&req.tenant_id, 500, cursor, true).await?;
+        let page_start = written;
         for e in events {
             let t = DateTime::parse_from_rfc3339(&e.timestamp)
                 .map(|t| t.with_timezone(&Utc))
@@ -329,16 +416,19 @@ async fn audit_log_csv(
             {
                 break 'pages;
             }
-            if written == opts.audit_max_rows {
+            if Some(written) == opts.audit_max_rows {
                 more = true;
                 break 'pages;
             }
             csv_record(&mut buf, &audit_cells(&e));
+            range = Range::cover(range, Some(Range::of(e.seq)));
             written += 1;
         }
         zip.write(&buf)?;
         buf.clear();
         zip.pump().await?;
+        req.progress.add(written - page_start);
+        in_time(req)?;
         match next {
             Some(c) => cursor = Some(c),
             None => break,
@@ -347,10 +437,11 @@ async fn audit_log_csv(
     zip.write(&buf)?;
     zip.end();
     zip.pump().await?;
-    Ok((written, more))
+    Ok((written, more, range))
 }
 
-fn audit_cells(e: &AuditEvent) -> Vec<String> {
+/// An event as a row of audit_log.csv.
+pub(super) fn audit_cells(e: &AuditEvent) -> Vec<String> {
     let t = |s: &str| csv_safe::text(s).into_owned();
     let (kind, user_id, email) = match &e.actor {
         Actor::User { user_id, email } => ("user", t(user_id), t(email)),
@@ -390,18 +481,7 @@ async fn evidence(
             if out.len() == limit as usize {
                 return Ok((out, true));
             }
-            out.push(json!({
-                "event_id": e.id,
-                "seq": e.seq,
-                "event_type": e.event_type,
-                "timestamp": e.timestamp,
-                "success": e.success,
-                "actor": e.actor,
-                "resource": e.resource,
-                "request_id": e.request_id,
-                "run_id": e.details.get("run_id").cloned().unwrap_or(Value::Null),
-                "details": e.details,
-            }));
+            out.push(evidence_entry(&e));
         }
         match next {
             Some(c) => cursor = Some(c),
@@ -410,18 +490,35 @@ async fn evidence(
     }
 }
 
-/// The FOCUS CSV into a temporary file: (file, rows, truncated).
+/// An evidence event as an entry of integration_acceptance_evidence.json.
+pub(super) fn evidence_entry(e: &AuditEvent) -> Value {
+    json!({
+        "event_id": e.id,
+        "seq": e.seq,
+        "event_type": e.event_type,
+        "timestamp": e.timestamp,
+        "success": e.success,
+        "actor": e.actor,
+        "resource": e.resource,
+        "request_id": e.request_id,
+        "run_id": e.details.get("run_id").cloned().unwrap_or(Value::Null),
+        "details": e.details,
+    })
+}
+
+/// The FOCUS CSV into a temporary file: (file, rows, truncated, the report's
+/// spend totals of exactly those rows).
 async fn focus_spool(
     store: &DynStore,
-    tenant_id: &str,
-    opts: &PackOptions,
-) -> Result<(std::fs::File, u64, bool), PackError> {
-    let f = &opts.focus_export;
+    req: &PackRequest,
+) -> Result<(std::fs::File, u64, bool, Spend), PackError> {
+    let (tenant_id, f) = (&req.tenant_id, &req.options.focus_export);
     let file = tempfile::tempfile()?;
     let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
     let mut buf = Vec::with_capacity(64 * 1024);
     csv_record(&mut buf, &focus::header());
     let (mut rows, mut more) = (0u64, false);
+    let mut spend = Spend::default();
     let mut cursor = None;
     'pages: loop {
         let (page, next) =
@@ -432,15 +529,18 @@ async fn focus_spool(
             {
                 continue;
             }
-            if rows == f.max_rows {
+            if Some(rows) == f.max_rows {
                 more = true;
                 break 'pages;
             }
             csv_record(&mut buf, &focus::record(row));
+            spend.add(row);
             rows += 1;
+            req.progress.add(1);
         }
         out.write_all(&buf)?;
         buf.clear();
+        in_time(req)?;
         match next {
             Some(c) => cursor = Some(c),
             None => break,
@@ -448,5 +548,5 @@ async fn focus_spool(
     }
     out.write_all(&buf)?;
     let file = out.into_inner().map_err(|e| e.into_error())?;
-    Ok((file, rows, more))
+    Ok((file, rows, more, spend))
 }

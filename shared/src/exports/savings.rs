@@ -208,7 +208,9 @@ pub async fn realized_savings(
     tenant_id: &str,
     opts: &RealizedOptions,
 ) -> Result<(Vec<Remediation>, bool), StoreError> {
-    let limit = usize::try_from(opts.limit).unwrap_or(usize::MAX);
+    let limit = opts
+        .limit
+        .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
     let mut kept: Vec<Remediation> = Vec::new();
     let mut truncated = false;
     let newest_first = |v: &mut Vec<Remediation>| {

@@ -29,6 +29,20 @@ impl From<AuditError> for ApiError {
     }
 }
 
+impl From<crate::audit::BadCursor> for ApiError {
+    fn from(err: crate::audit::BadCursor) -> Self {
+        Self::BadRequest(err.to_string())
+    }
+}
+
+/// Out of time with nothing to hand back: the platform's bare 5xx avoided.
+impl From<crate::deadline::Expired> for ApiError {
+    fn from(err: crate::deadline::Expired) -> Self {
+        tracing::warn!(error = %err, "request deadline");
+        Self::Unavailable("the request ran out of time; retry after Retry-After seconds".into())
+    }
+}
+
 impl From<TenancyError> for ApiError {
     fn from(err: TenancyError) -> Self {
         match err {
@@ -110,11 +124,27 @@ impl From<crate::exports::ExportError> for ApiError {
                 Self::Unavailable(err.to_string())
             }
             ExportError::Store(e) => e.into(),
+            ExportError::Signing(ref cause) => {
+                tracing::error!(error = %cause, "could not sign the pack");
+                Self::Unavailable(err.to_string())
+            }
             ExportError::Objects(ObjectError::Backend(cause)) => {
                 tracing::error!(cause = %cause, "object store failed");
                 Self::Unavailable("the export store is unavailable".into())
             }
             other => Self::internal(other),
+        }
+    }
+}
+
+#[cfg(feature = "exports")]
+impl From<crate::exports::jobs::JobError> for ApiError {
+    fn from(err: crate::exports::jobs::JobError) -> Self {
+        use crate::exports::jobs::JobError;
+        match err {
+            JobError::Store(e) => e.into(),
+            JobError::Options(e) => Self::invalid_field(e.param, e.message),
+            JobError::Export(e) => e.into(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! limit, per-request logging and panic containment — all applied by [`layers`].
 
 mod cors;
+mod deadline;
 mod domain;
 mod json;
 mod normalize;
@@ -20,6 +21,7 @@ use tower_http::map_response_body::MapResponseBodyLayer;
 
 use crate::config::RuntimeConfig;
 
+pub use deadline::{API_GATEWAY_BUDGET, RequestDeadline};
 pub use json::{ApiJson, NoInput, optional_json, parse_json};
 pub use problem::{
     ApiError, BODY_LIMIT_BYTES, FieldError, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, problem_with,

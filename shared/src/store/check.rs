@@ -8,8 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Number, Value};
 
 use super::{
-    Condition, Item, MAX_TRANSACTION_OPS, Query, SortKey, StoreError, TTL_ATTRIBUTE,
-    VERSION_ATTRIBUTE, WriteOp,
+    Condition, Item, MAX_TRANSACTION_OPS, Query, SortKey, StoreError, TTL_ATTRIBUTE, WriteOp,
 };
 
 /// DynamoDB's limits: item size, key sizes, nesting depth, page size.
@@ -38,18 +37,21 @@ pub(crate) fn is_expired(item: &Item, now: i64) -> bool {
 }
 
 /// Whether `condition` holds given the live item (`None` when absent or expired).
+/// The embedded store's check (DynamoDB evaluates its own).
+#[cfg(any(feature = "sqlite", test))]
 pub(crate) fn condition_holds(condition: &Condition, live: Option<&Item>) -> bool {
     match condition {
         Condition::None => true,
         Condition::NotExists => live.is_none(),
         Condition::Exists => live.is_some(),
         Condition::VersionEquals(want) => live
-            .and_then(|item| item.get(VERSION_ATTRIBUTE))
+            .and_then(|item| item.get(super::VERSION_ATTRIBUTE))
             .and_then(Value::as_number)
             .is_some_and(|n| number_equals(n, *want)),
     }
 }
 
+#[cfg(any(feature = "sqlite", test))]
 fn number_equals(n: &Number, want: u64) -> bool {
     match n.as_u64() {
         Some(v) => v == want,

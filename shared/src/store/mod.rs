@@ -8,6 +8,7 @@
 //! numbers, booleans, null, arrays and objects map to DynamoDB's S, N, BOOL,
 //! NULL, L and M. Exact decimals (money) are stored as strings, never numbers.
 
+#[cfg(any(feature = "dynamodb", feature = "sqlite"))]
 mod check;
 pub mod codec;
 mod cursor;

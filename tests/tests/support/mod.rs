@@ -22,12 +22,13 @@ pub fn app(state: SharedState) -> axum::Router {
     routes::app(state)
 }
 
-/// Give a freshly built world a local object store for compliance packs.
+/// Give a freshly built world a local object store for compliance packs,
+/// and the key that signs them.
 pub fn with_pack_store(world: &mut FakeWorld, dir: &std::path::Path) {
     let objects = compliance_export::local_object_store(dir, &world.state.config);
-    Arc::get_mut(&mut world.state)
-        .expect("the world's state is not shared yet")
-        .objects = Some(objects);
+    let state = Arc::get_mut(&mut world.state).expect("the world's state is not shared yet");
+    state.objects = Some(objects);
+    state.audit_signer = Some(valdrix_tests::local_signer());
 }
 
 /// One answer, whole: status, headers and raw body.

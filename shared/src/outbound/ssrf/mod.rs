@@ -16,6 +16,7 @@ use url::{Host, Url};
 use crate::config::RuntimeConfig;
 
 pub use ip::is_public_ip;
+#[cfg(feature = "outbound")]
 pub(crate) use resolve::lookup_checked;
 pub use resolve::{Lookup, SystemLookup, resolve_checked, resolve_checked_with};
 
