@@ -92,6 +92,7 @@ fn row(tenant: &str, i: usize) -> LedgerRow {
         },
         extra: Default::default(),
         ingest_run: "bench".into(),
+        ingest_line: 0,
     }
 }
 

@@ -474,7 +474,7 @@ fn every_asynchronous_source_has_an_on_failure_destination() {
 
     let ingest = text.find("CodeUri: functions/cost-ingest").unwrap();
     let block = text[ingest..].find("      EventInvokeConfig:").unwrap() + ingest;
-    let end = text[block..].find("      Policies:").unwrap() + block;
+    let end = text[block..].find("      Events:").unwrap() + block;
     let no_invoke_config = format!("{}{}", &text[..block], &text[end..]);
     assert_eq!(
         async_problems(&transform(&no_invoke_config, &base_params(), "1")),

@@ -104,6 +104,9 @@ contract!(
     invalid_items_are_refused,
     concurrent_creates_have_one_winner,
     ensure_table_is_idempotent_and_ping_answers,
+    batch_get_answers_in_key_order,
+    batch_put_writes_and_replaces,
+    batch_refuses_repeated_keys,
 );
 
 // ---------------------------------------------------------------- helpers
@@ -874,4 +877,67 @@ mod sqlite_only {
             .collect();
         assert_eq!(sizes, [7, 7]);
     }
+}
+
+// ---------------------------------------------------------------- batches
+
+/// More keys than one BatchGetItem takes, some missing, some expired: every
+/// answer in the keys' order.
+async fn batch_get_answers_in_key_order(f: Fixture) {
+    let n = store::MAX_BATCH_GET * 2 + 7;
+    let sks: Vec<String> = (0..n).map(|i| format!("B#{i:04}")).collect();
+    let present: Vec<Item> = sks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 0)
+        .map(|(i, sk)| {
+            let ttl = if i % 5 == 0 { now() - 60 } else { now() + 3600 };
+            item(&f.pk, sk, json!({ "n": i, "ttl": ttl }))
+        })
+        .collect();
+    f.store.batch_put(present).await.expect("batch put");
+    let keys: Vec<(String, String)> = sks
+        .iter()
+        .rev()
+        .map(|sk| (f.pk.clone(), sk.clone()))
+        .collect();
+    let got = f.store.batch_get(keys).await.expect("batch get");
+    assert_eq!(got.len(), n);
+    for (answer, i) in got.iter().zip((0..n).rev()) {
+        let expected = i % 3 != 0 && i % 5 != 0;
+        assert_eq!(answer.is_some(), expected, "key {i}");
+        if let Some(item) = answer {
+            assert_eq!(item["n"], json!(i));
+        }
+    }
+}
+
+/// A batch put replaces unconditionally, in chunks beyond BatchWriteItem's 25.
+async fn batch_put_writes_and_replaces(f: Fixture) {
+    let items = |v: u32| {
+        (0..store::MAX_BATCH_PUT * 3 + 1)
+            .map(|i| item(&f.pk, &format!("P#{i:03}"), json!({ "v": v, "version": 1 })))
+            .collect::<Vec<_>>()
+    };
+    f.store.batch_put(items(1)).await.expect("first");
+    f.store.batch_put(items(2)).await.expect("second");
+    let all = all_pages(&f, SortKey::Prefix("P#".into()), false, 1000).await;
+    assert_eq!(all.concat().len(), store::MAX_BATCH_PUT * 3 + 1);
+    let one = f.store.get(&f.pk, "P#042").await.unwrap().unwrap();
+    assert_eq!(one["v"], json!(2));
+    f.store
+        .batch_put(Vec::new())
+        .await
+        .expect("an empty batch is nothing to do");
+}
+
+/// DynamoDB refuses a key twice in one batch; so does the embedded store.
+async fn batch_refuses_repeated_keys(f: Fixture) {
+    let key = (f.pk.clone(), "R#1".to_owned());
+    let err = f.store.batch_get(vec![key.clone(), key]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    let twice = vec![item(&f.pk, "R#1", json!({})), item(&f.pk, "R#1", json!({}))];
+    let err = f.store.batch_put(twice).await.unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert!(f.store.get(&f.pk, "R#1").await.unwrap().is_none());
 }

@@ -105,6 +105,19 @@ impl Store for Guarded {
         self.inner.transact(ops).await
     }
 
+    async fn batch_get(
+        &self,
+        keys: Vec<(String, String)>,
+    ) -> Result<Vec<Option<Item>>, StoreError> {
+        self.need("dynamodb:BatchGetItem");
+        self.inner.batch_get(keys).await
+    }
+
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        self.need("dynamodb:BatchWriteItem");
+        self.inner.batch_put(items).await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.need(GET);
         self.inner.ping().await
@@ -133,6 +146,7 @@ pub fn iam_action(service: &str, operation: &str) -> String {
     let action = match (prefix.as_str(), operation) {
         ("lambda", "Invoke") => "InvokeFunction",
         ("s3", "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload") => "PutObject",
+        ("s3", "HeadObject") => "GetObject",
         (_, op) => op,
     };
     format!("{prefix}:{action}")

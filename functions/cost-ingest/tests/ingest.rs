@@ -1,11 +1,12 @@
 //! Cost files into the ledger: idempotence on both store backends, gzip,
-//! restatements, rejected rows, and the S3 trigger against moto.
+//! restatements, rejected rows, and the S3 and queue triggers against moto.
 
 use std::io::Write;
 
-use serde_json::Value;
+use cost_ingest::{Ingest, IngestQueue, Trigger, handle};
+use serde_json::{Value, json};
 use valdrix_shared::audit::Actor;
-use valdrix_shared::ledger::ingest::{IngestReport, MAX_COST, ingest};
+use valdrix_shared::ledger::ingest::{Budget, IngestReport, MAX_COST, Pace, ingest};
 use valdrix_shared::ledger::{LedgerRange, query_ledger, query_restatements};
 use valdrix_shared::state::SharedState;
 use valdrix_shared::store::DynStore;
@@ -92,6 +93,7 @@ async fn ledger(state: &SharedState, tenant: &str) -> Vec<Value> {
     rows.into_iter()
         .map(|mut r| {
             r.ingest_run.clear();
+            r.ingest_line = 0;
             serde_json::to_value(r).unwrap()
         })
         .collect()
@@ -269,13 +271,15 @@ async fn s3_object_created_ingests_the_tenant_file_from_moto() {
     let key = format!("tenants/{t}/focus/2026-01/export part-1.csv.gz");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(sample("10.50", "final").as_bytes()).unwrap();
-    s3.put_object()
+    let put = s3
+        .put_object()
         .bucket(&bucket)
         .key(&key)
         .body(gz.finish().unwrap().into())
         .send()
         .await
         .unwrap();
+    let etag = put.e_tag().unwrap().trim_matches('"').to_owned();
 
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -283,27 +287,224 @@ async fn s3_object_created_ingests_the_tenant_file_from_moto() {
     ))
     .unwrap()
     .replace("REPLACE_WITH_BUCKET", &bucket)
+    .replace("0123456789abcdef0123456789abcdef", &etag)
     .replace(
         "tenants/acme/focus/2026-01/export+part-1.csv.gz",
         &format!("tenants/{t}/focus/2026-01/export+part-1.csv.gz"),
     );
-    let event: aws_lambda_events::event::s3::S3Event = serde_json::from_str(&text).unwrap();
+    let trigger: Trigger = serde_json::from_str(&text).unwrap();
     // The function's own calls may only be those of functions/cost-ingest/iam.txt.
     let s3 = moto_client_with(valdrix_tests::iam_guard::sdk_guard());
-    let out = cost_ingest::handle(&state.core(), &s3, event)
-        .await
-        .unwrap();
+    let core = state.core();
+    let queue = moto_queue().await;
+    let ingest = Ingest {
+        core: &core,
+        s3: &s3,
+        queue: &queue,
+        pace: Pace::default(),
+    };
+    let out = handle(&ingest, trigger, Budget::unbounded()).await.unwrap();
     assert_eq!(out["objects"][0]["status"], "ingested", "{out}");
     assert_eq!(out["objects"][0]["report"]["inserted"], 3, "{out}");
     assert_eq!(ledger(&state, &t).await.len(), 3);
 
+    // The same event again (S3 delivers at least once) changes nothing.
+    let again = handle(
+        &ingest,
+        serde_json::from_str(&text).unwrap(),
+        Budget::unbounded(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again["objects"][0]["status"], "already ingested", "{again}");
+    assert_eq!(cost_events(&state, &t).await, 1);
+
     // An object for an unknown tenant is skipped, not retried.
-    let other: aws_lambda_events::event::s3::S3Event =
+    let other: Trigger =
         serde_json::from_str(&text.replace(&format!("tenants/{t}/"), "tenants/nobody/")).unwrap();
-    let out = cost_ingest::handle(&state.core(), &s3, other)
+    let out = handle(&ingest, other, Budget::unbounded()).await.unwrap();
+    assert_eq!(out["objects"][0]["status"], "skipped", "{out}");
+}
+
+/// A file larger than one invocation's budget: the S3 event does a step and
+/// queues the next; each queue message does a step, and the last audits.
+#[tokio::test]
+async fn a_large_file_continues_through_the_queue_to_one_set_of_rows() {
+    let state = state_with(dynamo_store().await);
+    let t = tenant(&state).await;
+    let s3 = moto_client().await;
+    let bucket = unique("ingest").to_lowercase();
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let key = format!("tenants/{t}/focus/big.csv");
+    let rows: Vec<String> = (0..25)
+        .map(|i| {
+            focus_line(
+                &format!("{i}.25"),
+                "2026-01-05T10:00:00Z",
+                "2026-01-05T11:00:00Z",
+                "AWS Lambda",
+                "Compute",
+                &format!("fn-{i}"),
+                "",
+                "final",
+            )
+        })
+        .collect();
+    let mut with_bad = rows.clone();
+    with_bad.insert(7, rows[7].replace(",Compute,", ",Computing,"));
+    with_bad.insert(20, rows[3].clone());
+    s3.put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(focus_csv(&with_bad).into_bytes().into())
+        .send()
         .await
         .unwrap();
-    assert_eq!(out["objects"][0]["status"], "skipped", "{out}");
+
+    let s3 = moto_client_with(valdrix_tests::iam_guard::sdk_guard());
+    let core = state.core();
+    let queue = moto_queue().await;
+    let ingest = Ingest {
+        core: &core,
+        s3: &s3,
+        queue: &queue,
+        pace: Pace {
+            batch_rows: 4,
+            in_flight: 3,
+        },
+    };
+    let budget = Budget {
+        deadline: valdrix_shared::deadline::Deadline::unbounded(),
+        records: 6,
+    };
+    // An event without the ETag: the function asks S3 for it.
+    let event = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/s3-cost-ingest.json"
+    ))
+    .unwrap()
+    .replace("REPLACE_WITH_BUCKET", &bucket)
+    .replace("0123456789abcdef0123456789abcdef", "")
+    .replace("tenants/acme/focus/2026-01/export+part-1.csv.gz", &key);
+    let out = handle(&ingest, serde_json::from_str(&event).unwrap(), budget)
+        .await
+        .unwrap();
+    assert_eq!(out["objects"][0]["status"], "continues", "{out}");
+
+    let mut steps = 1;
+    let report = loop {
+        let messages = receive(&queue).await;
+        assert_eq!(messages.len(), 1, "one next step queued");
+        // Delivered twice (SQS is at least once): the copy finds the file moved on.
+        let twice = json!({"Records": [messages[0].clone(), messages[0].clone()]});
+        let out = handle(&ingest, serde_json::from_value(twice).unwrap(), budget)
+            .await
+            .unwrap();
+        assert_eq!(out["batchItemFailures"], json!([]), "{out}");
+        steps += 1;
+        let outcomes = objects_of(&state, &t).await;
+        if let Some(report) = outcomes {
+            break report;
+        }
+        assert!(steps < 20, "the file never finished");
+    };
+    assert!(
+        receive(&queue).await.is_empty(),
+        "nothing queued after the last step"
+    );
+    assert_eq!(
+        (
+            report["rows_read"].as_u64(),
+            report["inserted"].as_u64(),
+            report["rejected"].as_u64()
+        ),
+        (Some(27), Some(25), Some(2)),
+        "{report}"
+    );
+    let lines: Vec<_> = report["rejections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [9, 22]);
+    assert_eq!(ledger(&state, &t).await.len(), 25);
+    assert_eq!(cost_events(&state, &t).await, 1);
+}
+
+/// How many `cost.ingested` events the tenant's chain holds.
+async fn cost_events(state: &SharedState, tenant: &str) -> usize {
+    let (events, _) = state.audit.page(tenant, 100, None, true).await.unwrap();
+    events
+        .iter()
+        .filter(|e| e.event_type == "cost.ingested")
+        .count()
+}
+
+/// The details of the tenant's `cost.ingested` event, once there is one.
+async fn objects_of(state: &SharedState, tenant: &str) -> Option<Value> {
+    let (events, _) = state.audit.page(tenant, 100, None, true).await.unwrap();
+    events
+        .iter()
+        .find(|e| e.event_type == "cost.ingested")
+        .map(|e| e.details.clone())
+}
+
+/// A fresh queue in moto, as the function's own.
+async fn moto_queue() -> IngestQueue {
+    let client = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+            .endpoint_url(moto_endpoint())
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "testing", "testing", None, None, "static",
+            ))
+            .interceptor(valdrix_tests::iam_guard::sdk_guard())
+            .build(),
+    );
+    let url = client
+        .create_queue()
+        .queue_name(unique("cost-ingest"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    IngestQueue { client, url }
+}
+
+/// The queue's messages as an SQS event's records (and deleted, as the
+/// event source mapping does after a successful batch).
+async fn receive(queue: &IngestQueue) -> Vec<Value> {
+    let out = queue
+        .client
+        .receive_message()
+        .queue_url(&queue.url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let mut records = Vec::new();
+    for m in out.messages() {
+        queue
+            .client
+            .delete_message()
+            .queue_url(&queue.url)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .send()
+            .await
+            .unwrap();
+        records.push(json!({
+            "messageId": m.message_id(),
+            "receiptHandle": m.receipt_handle(),
+            "body": m.body(),
+            "eventSource": "aws:sqs",
+            "attributes": {},
+            "messageAttributes": {},
+        }));
+    }
+    records
 }
 
 async fn moto_client() -> aws_sdk_s3::Client {

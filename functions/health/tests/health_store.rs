@@ -102,6 +102,15 @@ impl Store for CountingPings {
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         self.inner.transact(ops).await
     }
+    async fn batch_get(
+        &self,
+        keys: Vec<(String, String)>,
+    ) -> Result<Vec<Option<Item>>, StoreError> {
+        self.inner.batch_get(keys).await
+    }
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        self.inner.batch_put(items).await
+    }
     async fn ping(&self) -> Result<(), StoreError> {
         self.pings.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(20)).await;

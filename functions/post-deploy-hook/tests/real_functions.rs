@@ -9,7 +9,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_lambda_events::event::s3::S3Event;
 use aws_sdk_lambda::config::retry::RetryConfig;
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use axum::extract::{Path, Query, State};
@@ -117,7 +116,7 @@ async fn invoke(
                 .map_err(|e| e.to_string())
         }
         INGEST => {
-            let event: S3Event = match serde_json::from_value(payload) {
+            let trigger: cost_ingest::Trigger = match serde_json::from_value(payload) {
                 Ok(event) => event,
                 Err(e) => {
                     return (
@@ -133,9 +132,30 @@ async fn invoke(
                     .region(aws_sdk_s3::config::Region::new("us-east-1"))
                     .build(),
             );
-            cost_ingest::handle(&state.core(), &s3, event)
-                .await
-                .map_err(|e| e.to_string())
+            // Never sent to here: a hook's check of the function is one small file.
+            let queue = cost_ingest::IngestQueue {
+                client: aws_sdk_sqs::Client::from_conf(
+                    aws_sdk_sqs::Config::builder()
+                        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+                        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+                        .build(),
+                ),
+                url: "http://127.0.0.1:9/queue".into(),
+            };
+            let core = state.core();
+            let ingest = cost_ingest::Ingest {
+                core: &core,
+                s3: &s3,
+                queue: &queue,
+                pace: valdrix_shared::ledger::ingest::Pace::default(),
+            };
+            cost_ingest::handle(
+                &ingest,
+                trigger,
+                valdrix_shared::ledger::ingest::Budget::unbounded(),
+            )
+            .await
+            .map_err(|e| e.to_string())
         }
         other => return (StatusCode::NOT_FOUND, format!("no function {other}")).into_response(),
     };

@@ -70,6 +70,10 @@ fn problems(t: &Transformed, environment: &str) -> Vec<String> {
             "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
         ),
         (
+            "CostIngestQueue",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/cost-ingest",
+        ),
+        (
             "DailyRunQueue",
             "https://sqs.us-east-1.amazonaws.com/123456789012/daily-run",
         ),

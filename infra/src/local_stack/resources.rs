@@ -46,16 +46,24 @@ pub async fn create(
     for (id, r) in t.of_type("AWS::DynamoDB::Table") {
         create_table(clients, values, id, &r["Properties"], stack, suffix).await?;
     }
-    for (id, r) in t.of_type("AWS::SQS::Queue") {
-        let props = values.resolve(&r["Properties"])?;
-        let name = match props["QueueName"].as_str() {
+    // Names and ARNs first: a queue's RedrivePolicy names its dead-letter queue's ARN.
+    let queues: Vec<(&str, &Value)> = t.of_type("AWS::SQS::Queue").collect();
+    for (id, r) in &queues {
+        let name = match r["Properties"]["QueueName"].as_str() {
             Some(n) => n.to_owned(),
             None => generated_name(stack, id, suffix, 80),
         };
+        values.set_attr(id, "QueueName", &name);
+        values.set_attr(id, "Arn", format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"));
+    }
+    for (id, r) in queues {
+        let props = values.resolve(&r["Properties"])?;
+        let name = values.resolve_string(&serde_json::json!({"Fn::GetAtt": [id, "QueueName"]}))?;
         let url = clients
             .sqs
             .create_queue()
             .queue_name(&name)
+            .set_attributes(Some(queue_attributes(&props)))
             .send()
             .await
             .map_err(|x| {
@@ -67,8 +75,6 @@ pub async fn create(
             .queue_url
             .unwrap_or_default();
         values.set(id, url);
-        values.set_attr(id, "QueueName", &name);
-        values.set_attr(id, "Arn", format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"));
     }
     for (id, r) in t.of_type("AWS::S3::Bucket") {
         let name = match &r["Properties"]["BucketName"] {
@@ -311,4 +317,29 @@ async fn notify_through_queue(
         function: n.function.clone(),
     };
     Ok((config, queue))
+}
+
+/// The queue's properties SQS acts on locally: its visibility timeout,
+/// retention and redrive to a dead-letter queue (moto moves a message after
+/// `maxReceiveCount` receives, as SQS does).
+pub(super) fn queue_attributes(
+    props: &Value,
+) -> std::collections::HashMap<aws_sdk_sqs::types::QueueAttributeName, String> {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let mut out = std::collections::HashMap::new();
+    let number = |v: &Value| {
+        v.as_i64()
+            .map(|n| n.to_string())
+            .or_else(|| v.as_str().map(str::to_owned))
+    };
+    if let Some(v) = number(&props["VisibilityTimeout"]) {
+        out.insert(A::VisibilityTimeout, v);
+    }
+    if let Some(v) = number(&props["MessageRetentionPeriod"]) {
+        out.insert(A::MessageRetentionPeriod, v);
+    }
+    if props["RedrivePolicy"].is_object() {
+        out.insert(A::RedrivePolicy, props["RedrivePolicy"].to_string());
+    }
+    out
 }

@@ -294,6 +294,7 @@ pub mod tests {
             .collect();
         assert!(mappings.contains(&("NotificationDispatcherFunction".into(), None)));
         assert!(mappings.contains(&("EvidenceDailyFunction".into(), Some("DailyRunQueue".into()))));
+        assert!(mappings.contains(&("CostIngestFunction".into(), Some("CostIngestQueue".into()))));
         let schedules: Vec<(String, Vec<String>)> = t
             .schedules()
             .into_iter()

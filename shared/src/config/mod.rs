@@ -184,6 +184,8 @@ pub struct RuntimeConfig {
     pub pack_bucket: Option<String>,
     /// Where dead policy deliveries go (the dispatcher needs it).
     pub dead_letter_queue_url: Option<url::Url>,
+    /// Where cost files continue in the next invocation (cost-ingest needs it).
+    pub ingest_queue_url: Option<url::Url>,
     /// Where the daily evidence run queues one message per tenant
     /// (evidence-daily needs it).
     pub daily_run_queue_url: Option<url::Url>,
@@ -207,6 +209,7 @@ impl fmt::Debug for RuntimeConfig {
             .field("github_api_url", &self.github_api_url)
             .field("pack_bucket", &self.pack_bucket)
             .field("dead_letter_queue_url", &self.dead_letter_queue_url)
+            .field("ingest_queue_url", &self.ingest_queue_url)
             .field("daily_run_queue_url", &self.daily_run_queue_url)
             .field("audit_signing_key", &self.audit_signing_key)
             .finish_non_exhaustive()

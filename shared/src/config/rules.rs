@@ -168,6 +168,9 @@ pub fn validate(vars: &VarSet, now: DateTime<Utc>) -> Result<RuntimeConfig, Vec<
     let dead_letter_queue_url = c.parse(VALDRIX_DEAD_LETTER_QUEUE_URL, |raw| {
         checks::queue_url(raw, strict)
     });
+    let ingest_queue_url = c.parse(VALDRIX_INGEST_QUEUE_URL, |raw| {
+        checks::queue_url(raw, strict)
+    });
     let daily_run_queue_url = c.parse(VALDRIX_DAILY_RUN_QUEUE_URL, |raw| {
         checks::queue_url(raw, strict)
     });
@@ -215,6 +218,7 @@ pub fn validate(vars: &VarSet, now: DateTime<Utc>) -> Result<RuntimeConfig, Vec<
             github_api_url,
             pack_bucket,
             dead_letter_queue_url,
+            ingest_queue_url,
             daily_run_queue_url,
             audit_signing_key,
         }),

@@ -63,6 +63,7 @@ pub const VALDRIX_SLACK_API_URL: &str = "VALDRIX_SLACK_API_URL";
 pub const VALDRIX_GITHUB_API_URL: &str = "VALDRIX_GITHUB_API_URL";
 pub const VALDRIX_PACK_BUCKET: &str = "VALDRIX_PACK_BUCKET";
 pub const VALDRIX_DEAD_LETTER_QUEUE_URL: &str = "VALDRIX_DEAD_LETTER_QUEUE_URL";
+pub const VALDRIX_INGEST_QUEUE_URL: &str = "VALDRIX_INGEST_QUEUE_URL";
 pub const VALDRIX_AUDIT_SIGNING_KEY: &str = "VALDRIX_AUDIT_SIGNING_KEY";
 pub const VALDRIX_DAILY_RUN_QUEUE_URL: &str = "VALDRIX_DAILY_RUN_QUEUE_URL";
 
@@ -189,6 +190,10 @@ pub const KNOWN: &[KnownVar] = &[
     plain(
         VALDRIX_DEAD_LETTER_QUEUE_URL,
         "SQS queue URL of dead policy deliveries (notification-dispatcher needs it; the template sets it)",
+    ),
+    plain(
+        VALDRIX_INGEST_QUEUE_URL,
+        "SQS queue URL of cost files continuing in the next invocation (cost-ingest needs it; the template sets it)",
     ),
     plain(
         VALDRIX_DAILY_RUN_QUEUE_URL,

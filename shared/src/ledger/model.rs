@@ -74,6 +74,11 @@ pub struct LedgerRow {
     /// The ingest run that last wrote the row (not part of its content).
     #[serde(default)]
     pub ingest_run: String,
+    /// The line of the file that run wrote it from (not part of its content):
+    /// a run resumed after a crash tells its own earlier write of this line
+    /// (a replay) from a second row with the same key (a duplicate).
+    #[serde(default)]
+    pub ingest_line: u64,
 }
 
 impl LedgerRow {
@@ -81,8 +86,10 @@ impl LedgerRow {
     pub fn same_content(&self, other: &Self) -> bool {
         let mut a = self.clone();
         a.ingest_run.clear();
+        a.ingest_line = 0;
         let mut b = other.clone();
         b.ingest_run.clear();
+        b.ingest_line = 0;
         a == b
     }
 }

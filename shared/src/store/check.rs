@@ -177,6 +177,25 @@ pub(crate) fn query(query: &Query) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Validates a batch read's keys: each well formed, none repeated.
+pub(crate) fn batch_keys(keys: &[(String, String)]) -> Result<(), StoreError> {
+    let mut seen = HashSet::with_capacity(keys.len());
+    for (pk, sk) in keys {
+        key(pk, sk)?;
+        if !seen.insert((pk, sk)) {
+            return Err(StoreError::Invalid("a batch names a key twice".into()));
+        }
+    }
+    Ok(())
+}
+
+/// Validates a batch write's items (as [`item`] does) and returns their keys.
+pub(crate) fn batch_items(items: &mut [Item]) -> Result<Vec<(String, String)>, StoreError> {
+    let keys = items.iter_mut().map(item).collect::<Result<Vec<_>, _>>()?;
+    batch_keys(&keys)?;
+    Ok(keys)
+}
+
 /// Validates a transaction (size, one op per key, conditions, items) and
 /// returns each op's key.
 pub(crate) fn transaction(ops: &mut [WriteOp]) -> Result<Vec<(String, String)>, StoreError> {

@@ -113,6 +113,11 @@ pub enum WriteOp {
 
 /// At most this many operations in one transaction (DynamoDB's limit).
 pub const MAX_TRANSACTION_OPS: usize = 100;
+/// Keys per BatchGetItem request; [`Store::batch_get`] takes any number and
+/// splits them.
+pub const MAX_BATCH_GET: usize = 100;
+/// Items per BatchWriteItem request; [`Store::batch_put`] splits likewise.
+pub const MAX_BATCH_PUT: usize = 25;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -150,6 +155,14 @@ pub trait Store: Send + Sync {
     async fn query(&self, query: Query) -> Result<Page, StoreError>;
     /// All or nothing; on failure names the operation whose condition failed.
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
+    /// Many strongly consistent reads: one answer per key, in the keys'
+    /// order. Keys must be distinct (DynamoDB refuses a repeated key).
+    async fn batch_get(&self, keys: Vec<(String, String)>)
+    -> Result<Vec<Option<Item>>, StoreError>;
+    /// Many unconditional puts, distinct keys, each atomic on its own but not
+    /// together (BatchWriteItem carries no conditions: use [`Store::transact`]
+    /// where one is needed).
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError>;
     /// A cheap round trip for health checks.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Create the table (with TTL) where it is missing; true when created.

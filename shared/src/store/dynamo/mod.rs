@@ -4,6 +4,7 @@
 //! NEW_AND_OLD_IMAGES. Reads are strongly consistent, so a read after a write
 //! sees it, as in the embedded store.
 
+mod batch;
 mod convert;
 mod errors;
 mod expr;
@@ -396,6 +397,19 @@ impl Store for DynamoStore {
             .await
             .map(|_| ())
             .map_err(|e| errors::map_transaction(&e, &keys))
+    }
+
+    async fn batch_get(
+        &self,
+        keys: Vec<(String, String)>,
+    ) -> Result<Vec<Option<Item>>, StoreError> {
+        check::batch_keys(&keys)?;
+        self.get_batch(&keys).await
+    }
+
+    async fn batch_put(&self, mut items: Vec<Item>) -> Result<(), StoreError> {
+        check::batch_items(&mut items)?;
+        self.put_batch(&items).await
     }
 
     /// One GetItem of a key that never exists: data-plane, cheap, and it
