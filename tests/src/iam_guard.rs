@@ -54,8 +54,23 @@ struct Guarded {
     allowed: BTreeSet<String>,
 }
 
+tokio::task_local! {
+    /// Set while a test seeds what another function writes.
+    static ANOTHER_FUNCTION: ();
+}
+
+/// Runs `setup` as another function would: data a test needs that the
+/// function under test never writes itself (the ledger is cost-ingest's), so
+/// the running crate's table does not apply to it.
+pub async fn as_another_function<F: std::future::Future>(setup: F) -> F::Output {
+    ANOTHER_FUNCTION.scope((), setup).await
+}
+
 impl Guarded {
     fn need(&self, action: &str) {
+        if ANOTHER_FUNCTION.try_with(|_| ()).is_ok() {
+            return;
+        }
         assert!(
             self.allowed.contains(action),
             "{} does not allow {action}, which this store call needs: add it there and to the \
