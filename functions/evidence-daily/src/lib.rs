@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::StreamExt;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use valdrix_shared::audit::checkpoint::Signer;
 use valdrix_shared::deadline::Deadline;
@@ -70,7 +71,7 @@ enum Trigger {
 
 fn trigger(event: &Value) -> Result<Trigger, DailyError> {
     if event.get("Records").is_some() {
-        return serde_json::from_value(event.clone())
+        return SqsEvent::deserialize(event)
             .map(Trigger::Batch)
             .map_err(|e| DailyError::Event(e.to_string()));
     }

@@ -98,25 +98,7 @@ pub async fn run_notifications(
     stats: Stats,
 ) {
     loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await;
-        let messages = match received {
-            Ok(out) => out.messages.unwrap_or_default(),
-            Err(e) => {
-                eprintln!(
-                    "local-stack: {id}: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(e)
-                );
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        for m in messages {
+        for m in super::queue::receive(&sqs, &queue_url, 10, &id).await {
             let mut event: Value =
                 serde_json::from_str(m.body().unwrap_or("{}")).unwrap_or_default();
             complete_s3_records(&mut event);

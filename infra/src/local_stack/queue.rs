@@ -16,6 +16,35 @@ use super::aws::REGION;
 use super::events::{Stats, record};
 use super::runtime_api::Function;
 
+/// One long poll (1 s) of up to `max` messages with their system
+/// attributes; on an error, logged under `id`, none after a second's pause.
+pub(super) async fn receive(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    max: i32,
+    id: &str,
+) -> Vec<Message> {
+    let received = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(max)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .wait_time_seconds(1)
+        .send()
+        .await;
+    match received {
+        Ok(out) => out.messages.unwrap_or_default(),
+        Err(e) => {
+            eprintln!(
+                "local-stack: {id}: {}",
+                aws_sdk_sqs::error::DisplayErrorContext(e)
+            );
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Vec::new()
+        }
+    }
+}
+
 pub struct QueueMapping {
     pub id: String,
     pub queue_url: String,
@@ -46,26 +75,7 @@ impl QueueMapping {
 
     pub async fn run(self, sqs: aws_sdk_sqs::Client, function: Arc<Function>, stats: Stats) {
         loop {
-            let received = sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(self.batch_size)
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .wait_time_seconds(1)
-                .send()
-                .await;
-            let messages = match received {
-                Ok(out) => out.messages.unwrap_or_default(),
-                Err(e) => {
-                    eprintln!(
-                        "local-stack: {}: {}",
-                        self.id,
-                        aws_sdk_sqs::error::DisplayErrorContext(e)
-                    );
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
+            let messages = receive(&sqs, &self.queue_url, self.batch_size, &self.id).await;
             if messages.is_empty() {
                 continue;
             }
