@@ -227,6 +227,14 @@ fn functions(owner_token: &str, admin_key: &str) -> Vec<Function> {
             )),
         },
         Function {
+            name: "compliance-pack-worker",
+            invocation: "`{\"valdrix_export_job\": …}` as compliance-export sends it, for a job not in the store → done after one read",
+            event: fixed(json!({"valdrix_export_job": {
+                "tenant_id": "demo",
+                "job_id": "00000000-0000-4000-8000-000000000000",
+            }})),
+        },
+        Function {
             name: "cost-ingest",
             invocation: "`s3-cost-ingest.json` → S3 GetObject (moto), 100-row FOCUS CSV into the demo ledger",
             event: fixed(event_file(

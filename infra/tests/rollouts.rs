@@ -461,7 +461,7 @@ fn every_asynchronous_source_has_an_on_failure_destination() {
     let invoked = t.of_type("AWS::Lambda::EventInvokeConfig").count();
     assert_eq!(
         invoked, 5,
-        "the schedules' two functions, cost-ingest, compliance-export's jobs and the hook"
+        "the schedules' two functions, cost-ingest, the pack worker and the hook"
     );
 
     let text = template();

@@ -160,7 +160,7 @@ fn only_the_checkpoint_writers_may_sign_with_the_documented_key() {
         writers(),
         BTreeSet::from(
             [
-                "compliance-export",
+                "compliance-pack-worker",
                 "evidence-daily",
                 "notification-dispatcher"
             ]

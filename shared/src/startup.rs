@@ -135,6 +135,34 @@ impl Boot {
         Ok(Arc::new(crate::objects::S3ObjectStore::new(client, bucket)))
     }
 
+    /// Where export jobs go: the worker `VALDRIX_PACK_WORKER` names, invoked
+    /// asynchronously.
+    #[cfg(feature = "invoke")]
+    pub async fn pack_worker(
+        &self,
+    ) -> Result<Arc<crate::exports::lambda_queue::LambdaQueue>, StartupError> {
+        let Some(worker) = self.config.pack_worker.clone() else {
+            return Err(self
+                .refuse(
+                    config::vars::VALDRIX_PACK_WORKER,
+                    "must be set: this function hands export jobs to the pack worker",
+                )
+                .await);
+        };
+        let client = aws_sdk_lambda::Client::new(self.aws().await);
+        Ok(Arc::new(crate::exports::lambda_queue::LambdaQueue::to(
+            client, worker,
+        )))
+    }
+
+    /// Export jobs handed on to this same function (the worker's next
+    /// invocation).
+    #[cfg(feature = "invoke")]
+    pub async fn own_queue(&self) -> Arc<crate::exports::lambda_queue::LambdaQueue> {
+        let client = aws_sdk_lambda::Client::new(self.aws().await);
+        Arc::new(crate::exports::lambda_queue::LambdaQueue::to_self(client))
+    }
+
     /// The audit checkpoints' signer: `VALDRIX_AUDIT_SIGNING_KEY` on KMS.
     #[cfg(feature = "kms")]
     pub async fn audit_signer(&self) -> Result<crate::audit::checkpoint::DynSigner, StartupError> {

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+#[cfg(all(feature = "outbound", feature = "exports"))]
 use crate::audit::checkpoint::DynSigner;
 use crate::audit::{AuditLog, Redactor};
 use crate::config::RuntimeConfig;
@@ -68,25 +69,11 @@ impl Notifying {
     }
 }
 
-/// [`Core`] and where compliance packs are written.
-#[cfg(feature = "exports")]
-#[derive(Clone)]
-pub struct Exporting {
-    pub core: Core,
-    pub objects: crate::objects::DynObjectStore,
-    pub signer: DynSigner,
-}
-
 /// Where packs go, when this state has anywhere: `None` answers the pack
 /// 503 (a state without an object store).
 #[cfg(feature = "exports")]
 #[derive(Clone)]
 pub struct PackStore(pub Option<crate::objects::DynObjectStore>);
-
-/// What signs the audit checkpoints a pack carries, when this state has it:
-/// `None` answers the pack 503.
-#[derive(Clone)]
-pub struct PackSigner(pub Option<DynSigner>);
 
 /// Every capability at once: `valdrix serve` and the tests.
 #[cfg(all(feature = "outbound", feature = "exports"))]
@@ -223,27 +210,6 @@ mod from_ref {
         }
     }
 
-    #[cfg(feature = "exports")]
-    impl FromRef<Exporting> for Core {
-        fn from_ref(s: &Exporting) -> Self {
-            s.core.clone()
-        }
-    }
-
-    #[cfg(feature = "exports")]
-    impl FromRef<Exporting> for PackStore {
-        fn from_ref(s: &Exporting) -> Self {
-            PackStore(Some(s.objects.clone()))
-        }
-    }
-
-    #[cfg(feature = "exports")]
-    impl FromRef<Exporting> for PackSigner {
-        fn from_ref(s: &Exporting) -> Self {
-            PackSigner(Some(s.signer.clone()))
-        }
-    }
-
     #[cfg(all(feature = "outbound", feature = "exports"))]
     impl FromRef<SharedState> for Core {
         fn from_ref(s: &SharedState) -> Self {
@@ -286,13 +252,6 @@ mod from_ref {
     impl FromRef<SharedState> for PackStore {
         fn from_ref(s: &SharedState) -> Self {
             PackStore(s.objects.clone())
-        }
-    }
-
-    #[cfg(all(feature = "outbound", feature = "exports"))]
-    impl FromRef<SharedState> for PackSigner {
-        fn from_ref(s: &SharedState) -> Self {
-            PackSigner(s.audit_signer.clone())
         }
     }
 }

@@ -13,11 +13,11 @@ use serde_json::{Value, json};
 use valdrix_shared::audit::Actor;
 use valdrix_shared::auth::{CurrentUser, Owner, require_tier, tier_name};
 use valdrix_shared::exports::URL_TTL;
-use valdrix_shared::exports::jobs::{self, Created, Job, JobSpec, JobState};
+use valdrix_shared::exports::jobs::{self, Created, Job, JobResult, JobSpec, JobState};
 use valdrix_shared::exports::options::Caps;
 use valdrix_shared::http::{ApiError, NoInput, RequestId, optional_json};
-use valdrix_shared::objects::ObjectStore;
-use valdrix_shared::state::{Core, PackSigner, PackStore};
+use valdrix_shared::objects::{ObjectStore, SignedUrl};
+use valdrix_shared::state::{Core, PackStore};
 use valdrix_shared::tenancy::Tier;
 
 use crate::pack::{absolute, query_pairs};
@@ -31,7 +31,6 @@ pub(crate) async fn create_export(
     State(state): State<Core>,
     State(queue): State<JobQueue>,
     State(PackStore(objects)): State<PackStore>,
-    State(PackSigner(signer)): State<PackSigner>,
     Owner(user): Owner,
     request_id: RequestId,
     RawQuery(query): RawQuery,
@@ -51,9 +50,9 @@ pub(crate) async fn create_export(
     );
     spec.options()
         .map_err(|e| ApiError::invalid_field(e.param, e.message))?;
-    if objects.is_none() || signer.is_none() {
+    if objects.is_none() {
         return Err(ApiError::Unavailable(
-            "no export store or audit signing key is configured".into(),
+            "no export store is configured".into(),
         ));
     }
     let job = start(&state, &queue, spec).await?;
@@ -171,10 +170,7 @@ async fn view(
         (JobState::Succeeded, Some(r), _) => {
             let objects = objects
                 .ok_or_else(|| ApiError::Unavailable("no export store is configured".into()))?;
-            let url = objects
-                .signed_url(&r.key, &r.filename, URL_TTL)
-                .await
-                .map_err(valdrix_shared::exports::ExportError::from)?;
+            let url = signed(objects, r).await?;
             body["url"] = json!(absolute(&url.url, headers));
             body["expires_at"] = json!(time(&url.expires_at));
             body["bytes"] = json!(r.bytes);
@@ -185,4 +181,15 @@ async fn view(
         _ => {}
     }
     Ok(body)
+}
+
+/// A fresh signed URL to a finished job's pack.
+pub(crate) async fn signed(
+    objects: &dyn ObjectStore,
+    result: &JobResult,
+) -> Result<SignedUrl, ApiError> {
+    Ok(objects
+        .signed_url(&result.key, &result.filename, URL_TTL)
+        .await
+        .map_err(valdrix_shared::exports::ExportError::from)?)
 }

@@ -1,10 +1,11 @@
 //! The compliance-export function.
 //!
 //! - `GET /api/v1/audit/compliance-pack` — owner only, pro or enterprise:
-//!   the pack, exported by `exports::export_pack` ([`pack`]).
+//!   the pack, as an export job awaited within the API's budget ([`pack`]).
 //! - `POST /api/v1/audit/compliance-pack/exports`, `GET …/exports/{id}` —
-//!   owner only, pro or enterprise: export jobs, the pack built outside the
-//!   request by `exports::run_job` ([`export_jobs`], [`queue`]).
+//!   owner only, pro or enterprise: export jobs, created by `exports::jobs`
+//!   and built outside the request by the compliance-pack-worker function
+//!   (`exports::run_job`) ([`export_jobs`]).
 //! - `GET /api/v1/audit/compliance-pack/download` — serves a local-directory
 //!   object to the holder of a valid signed URL (`valdrix serve` only; S3
 //!   URLs go to S3) ([`download`]).
@@ -12,11 +13,10 @@
 //!   create or replace a remediation record (savings-proof input), recorded by
 //!   `ledger::record` ([`remediation`]).
 
+mod deployed;
 mod download;
 mod export_jobs;
-mod lambda;
 mod pack;
-pub mod queue;
 mod remediation;
 
 use std::sync::Arc;
@@ -26,10 +26,10 @@ use axum::extract::FromRef;
 use axum::routing::{get, post};
 use valdrix_shared::exports::queue::JobQueue;
 use valdrix_shared::objects::{DOWNLOAD_PATH, DynObjectStore, LocalDirStore, signing_key};
-use valdrix_shared::state::{Core, PackSigner, PackStore};
+use valdrix_shared::state::{Core, PackStore};
 
 pub use export_jobs::{EXPORT_PATH, EXPORTS_PATH};
-pub use lambda::{Deployed, handle};
+pub use deployed::Deployed;
 pub use pack::PACK_PATH;
 pub use remediation::REMEDIATIONS_PATH;
 pub use valdrix_shared::exports::URL_TTL;
@@ -39,7 +39,6 @@ where
     S: Clone + Send + Sync + 'static,
     Core: FromRef<S>,
     PackStore: FromRef<S>,
-    PackSigner: FromRef<S>,
     JobQueue: FromRef<S>,
 {
     Router::new()

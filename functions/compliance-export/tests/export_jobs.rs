@@ -16,7 +16,7 @@ use valdrix_shared::exports::jobs::Step;
 use valdrix_shared::exports::queue::{Enqueue, JobEvent, JobQueue, Worker};
 use valdrix_shared::http::layers;
 use valdrix_shared::ledger::ingest::ingest;
-use valdrix_shared::state::{AppState, Core, PackSigner, PackStore, SharedState};
+use valdrix_shared::state::{AppState, Core, PackStore, SharedState};
 use valdrix_shared::store::DynStore;
 use valdrix_shared::tenancy::{self, ChangeContext, Role, Tier};
 use valdrix_tests::{
@@ -54,12 +54,6 @@ impl FromRef<Held> for Core {
 impl FromRef<Held> for PackStore {
     fn from_ref(s: &Held) -> Self {
         PackStore(s.app.objects.clone())
-    }
-}
-
-impl FromRef<Held> for PackSigner {
-    fn from_ref(s: &Held) -> Self {
-        PackSigner(s.app.audit_signer.clone())
     }
 }
 

@@ -1,8 +1,9 @@
 //! The checks of an event function: its new version (the `live` alias)
 //! invoked with an event of the shape its trigger sends, on a path that
 //! changes nothing: the dispatcher's sweep (what its schedule runs every
-//! minute), the daily run for the smoke tenant alone, and an S3 notification
-//! for a tenant that does not exist (skipped after a store read).
+//! minute), the daily run for the smoke tenant alone, an S3 notification
+//! for a tenant that does not exist (skipped after a store read), and an
+//! export job that does not exist (done after a store read).
 
 use aws_sdk_lambda::primitives::Blob;
 use serde_json::{Value, json};
@@ -14,6 +15,7 @@ use crate::target::Target;
 pub const CHECK_SWEEP: &str = "dispatcher-sweep";
 pub const CHECK_DAILY: &str = "evidence-daily-run";
 pub const CHECK_INGEST: &str = "cost-ingest-event";
+pub const CHECK_EXPORT_JOB: &str = "pack-worker-job";
 /// The alias every deployment moves.
 pub const ALIAS: &str = "live";
 /// A tenant id no tenant has (ids are at least two characters, lower case).
@@ -67,6 +69,16 @@ pub fn event_check(target: Target) -> Option<EventCheck> {
                 },
             }]}),
             skipped_unknown_tenant,
+        ),
+        Target::CompliancePackWorker => (
+            CHECK_EXPORT_JOB,
+            // What compliance-export sends (exports::queue::JOB_EVENT), for a
+            // job no tenant has.
+            json!({"valdrix_export_job": {
+                "tenant_id": ABSENT_TENANT,
+                "job_id": "00000000-0000-4000-8000-000000000000",
+            }}),
+            absent_job_done,
         ),
         _ => return None,
     };
@@ -142,5 +154,12 @@ fn skipped_unknown_tenant(_: Phase, body: &Value) -> Result<(), String> {
         _ => Err(format!(
             "expected the probe object skipped for an unknown tenant, got {body}"
         )),
+    }
+}
+
+fn absent_job_done(_: Phase, body: &Value) -> Result<(), String> {
+    match body["step"].as_str() {
+        Some("Done") => Ok(()),
+        _ => Err(format!("expected the absent job done, got {body}")),
     }
 }

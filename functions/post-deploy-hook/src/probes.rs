@@ -139,7 +139,10 @@ pub fn probes(target: Target) -> Vec<Probe> {
             SmokeUser,
             start_date_refused,
         )],
-        Target::EvidenceDaily | Target::NotificationDispatcher | Target::CostIngest => vec![],
+        Target::EvidenceDaily
+        | Target::NotificationDispatcher
+        | Target::CostIngest
+        | Target::CompliancePackWorker => vec![],
     }
 }
 

@@ -19,13 +19,14 @@ pub enum Target {
     Evidence,
     PolicyEvents,
     ComplianceExport,
+    CompliancePackWorker,
     EvidenceDaily,
     NotificationDispatcher,
     CostIngest,
 }
 
 impl Target {
-    pub const ALL: [Target; 10] = [
+    pub const ALL: [Target; 11] = [
         Self::Health,
         Self::Admin,
         Self::NotificationSettings,
@@ -33,6 +34,7 @@ impl Target {
         Self::Evidence,
         Self::PolicyEvents,
         Self::ComplianceExport,
+        Self::CompliancePackWorker,
         Self::EvidenceDaily,
         Self::NotificationDispatcher,
         Self::CostIngest,
@@ -48,6 +50,7 @@ impl Target {
             Self::Evidence => "evidence",
             Self::PolicyEvents => "policy-events",
             Self::ComplianceExport => "compliance-export",
+            Self::CompliancePackWorker => "compliance-pack-worker",
             Self::EvidenceDaily => "evidence-daily",
             Self::NotificationDispatcher => "notification-dispatcher",
             Self::CostIngest => "cost-ingest",
@@ -58,7 +61,10 @@ impl Target {
     pub fn is_event_function(self) -> bool {
         matches!(
             self,
-            Self::EvidenceDaily | Self::NotificationDispatcher | Self::CostIngest
+            Self::EvidenceDaily
+                | Self::NotificationDispatcher
+                | Self::CostIngest
+                | Self::CompliancePackWorker
         )
     }
 }

@@ -29,6 +29,7 @@ use valdrix_shared::tenancy::{self, ChangeContext, Role, SMOKE_TENANT_ID, SMOKE_
 const DISPATCHER: &str = "valdrix-NotificationDispatcherFunction-1";
 const DAILY: &str = "valdrix-EvidenceDailyFunction-2";
 const INGEST: &str = "valdrix-CostIngestFunction-3";
+const WORKER: &str = "valdrix-CompliancePackWorkerFunction-4";
 
 /// The hook's one-tenant run queues nothing.
 struct NothingQueued;
@@ -37,6 +38,16 @@ struct NothingQueued;
 impl evidence_daily::TenantQueue for NothingQueued {
     async fn send(&self, _: &[evidence_daily::TenantWork]) -> Result<(), String> {
         Err("the hook's check of the daily run queued a tenant".into())
+    }
+}
+
+/// The pack worker's hand-over, which the hook's check never reaches.
+struct NothingHandedOn;
+
+#[async_trait::async_trait]
+impl valdrix_shared::exports::queue::Enqueue for NothingHandedOn {
+    async fn enqueue(&self, _: &valdrix_shared::exports::queue::JobEvent) -> Result<(), String> {
+        Err("the hook's check of the pack worker handed a job on".into())
     }
 }
 
@@ -157,6 +168,31 @@ async fn invoke(
             .await
             .map_err(|e| e.to_string())
         }
+        WORKER => {
+            let job = match serde_json::from_value(payload["valdrix_export_job"].clone()) {
+                Ok(job) => job,
+                Err(e) => {
+                    return (
+                        [("x-amz-function-error", "Unhandled")],
+                        axum::Json(json!({"errorType": "Runtime.UnmarshalError", "errorMessage": e.to_string()})),
+                    )
+                        .into_response();
+                }
+            };
+            let dir = std::env::temp_dir().join(valdrix_tests::unique("hook-packs"));
+            let worker = valdrix_shared::exports::queue::Worker {
+                store: state.store.clone(),
+                audit: state.audit.clone(),
+                objects: Some(Arc::new(valdrix_shared::objects::LocalDirStore::new(
+                    dir, [7u8; 32],
+                ))),
+                signer: Some(valdrix_tests::local_signer()),
+            };
+            compliance_pack_worker::run_once(&worker, &NothingHandedOn, &job, Deadline::unbounded())
+                .await
+                .map(|step| json!({"job_id": job.job_id, "step": format!("{step:?}")}))
+                .map_err(|e| format!("{e:?}"))
+        }
         other => return (StatusCode::NOT_FOUND, format!("no function {other}")).into_response(),
     };
     match result {
@@ -212,6 +248,7 @@ async fn checks(state: &SharedState) -> (Checks, Arc<Mutex<Vec<(String, String)>
         "valdrix-EvidenceFunction-0": "evidence", "valdrix-PolicyEventsFunction-0": "policy-events",
         "valdrix-ComplianceExportFunction-0": "compliance-export",
         DISPATCHER: "notification-dispatcher", DAILY: "evidence-daily", INGEST: "cost-ingest",
+        WORKER: "compliance-pack-worker",
     });
     let vars = VarSet::from_pairs([
         ("ENVIRONMENT", "local".to_owned()),
@@ -308,7 +345,7 @@ async fn every_functions_checks_pass_against_the_real_functions() {
     // already: they pass there too.
     let results = run_checks(&checks, &Target::ALL, Phase::FirstCreate).await;
     assert_eq!(failures(&results), Vec::<String>::new());
-    invoked.lock().unwrap().truncate(3);
+    invoked.lock().unwrap().truncate(4);
     // Each event function was invoked once, through its live alias.
     let invoked = invoked.lock().unwrap().clone();
     let mut names: Vec<_> = invoked.iter().map(|(n, q)| format!("{n}:{q}")).collect();
@@ -316,6 +353,7 @@ async fn every_functions_checks_pass_against_the_real_functions() {
     assert_eq!(
         names,
         [
+            format!("{WORKER}:live"),
             format!("{INGEST}:live"),
             format!("{DAILY}:live"),
             format!("{DISPATCHER}:live")

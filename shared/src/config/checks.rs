@@ -266,6 +266,37 @@ pub fn kms_key_arn(raw: &str) -> Result<String, Rule> {
     }
 }
 
+/// A Lambda function ARN, with or without a version or alias qualifier
+/// (arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]).
+pub fn lambda_function_arn(raw: &str) -> Result<String, Rule> {
+    let parts: Vec<&str> = raw.split(':').collect();
+    let name_ok = |s: &str| {
+        (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let qualifier_ok = |s: &str| {
+        (1..=128).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'$')
+    };
+    let valid = (parts.len() == 7 || parts.len() == 8)
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "lambda"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5] == "function"
+        && name_ok(parts[6])
+        && parts.get(7).is_none_or(|q| qualifier_ok(q));
+    if valid {
+        Ok(raw.to_owned())
+    } else {
+        Err("must be a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>[:<alias>])".into())
+    }
+}
+
 /// An SQS queue URL: https, or http outside staging and production (an emulator).
 pub fn queue_url(raw: &str, strict: bool) -> Result<url::Url, Rule> {
     let url = url::Url::parse(raw).map_err(|_| Rule::from("must be an SQS queue URL"))?;
@@ -299,6 +330,28 @@ mod tests {
             "arn:aws:kms:us-east-1:123456789012:key/",
         ] {
             assert!(kms_key_arn(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lambda_function_arns_are_held_to_their_shape() {
+        for ok in [
+            "arn:aws:lambda:us-east-1:123456789012:function:valdrix-CompliancePackWorker-AbC123",
+            "arn:aws:lambda:us-east-1:123456789012:function:worker:live",
+            "arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:worker:$LATEST",
+        ] {
+            assert_eq!(lambda_function_arn(ok).as_deref(), Ok(ok));
+        }
+        for bad in [
+            "worker",
+            "arn:aws:lambda:us-east-1:123456789012:worker",
+            "arn:aws:lambda:us-east-1:1234:function:worker",
+            "arn:aws:s3:us-east-1:123456789012:function:worker",
+            "arn:aws:lambda:us-east-1:123456789012:function:",
+            "arn:aws:lambda:us-east-1:123456789012:function:a/b",
+            "arn:aws:lambda:us-east-1:123456789012:function:worker:live:extra",
+        ] {
+            assert!(lambda_function_arn(bad).is_err(), "{bad}");
         }
     }
 

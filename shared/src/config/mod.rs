@@ -192,6 +192,9 @@ pub struct RuntimeConfig {
     /// The KMS key the audit checkpoints are signed with (the functions that
     /// sign need it).
     pub audit_signing_key: Option<String>,
+    /// The Lambda function export jobs are handed to (compliance-export
+    /// needs it).
+    pub pack_worker: Option<String>,
 }
 
 impl fmt::Debug for RuntimeConfig {
@@ -212,6 +215,7 @@ impl fmt::Debug for RuntimeConfig {
             .field("ingest_queue_url", &self.ingest_queue_url)
             .field("daily_run_queue_url", &self.daily_run_queue_url)
             .field("audit_signing_key", &self.audit_signing_key)
+            .field("pack_worker", &self.pack_worker)
             .finish_non_exhaustive()
     }
 }

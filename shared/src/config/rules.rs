@@ -175,6 +175,7 @@ pub fn validate(vars: &VarSet, now: DateTime<Utc>) -> Result<RuntimeConfig, Vec<
         checks::queue_url(raw, strict)
     });
     let audit_signing_key = c.parse(VALDRIX_AUDIT_SIGNING_KEY, checks::kms_key_arn);
+    let pack_worker = c.parse(VALDRIX_PACK_WORKER, checks::lambda_function_arn);
     let slack_api_url = vendor_api(&mut c, VALDRIX_SLACK_API_URL, strict);
     let github_api_url = vendor_api(&mut c, VALDRIX_GITHUB_API_URL, strict);
 
@@ -221,6 +222,7 @@ pub fn validate(vars: &VarSet, now: DateTime<Utc>) -> Result<RuntimeConfig, Vec<
             ingest_queue_url,
             daily_run_queue_url,
             audit_signing_key,
+            pack_worker,
         }),
         _ => Err(c.violations),
     }

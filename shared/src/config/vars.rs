@@ -66,6 +66,7 @@ pub const VALDRIX_DEAD_LETTER_QUEUE_URL: &str = "VALDRIX_DEAD_LETTER_QUEUE_URL";
 pub const VALDRIX_INGEST_QUEUE_URL: &str = "VALDRIX_INGEST_QUEUE_URL";
 pub const VALDRIX_AUDIT_SIGNING_KEY: &str = "VALDRIX_AUDIT_SIGNING_KEY";
 pub const VALDRIX_DAILY_RUN_QUEUE_URL: &str = "VALDRIX_DAILY_RUN_QUEUE_URL";
+pub const VALDRIX_PACK_WORKER: &str = "VALDRIX_PACK_WORKER";
 
 /// Operator-level integration variables that strict SaaS mode forbids: tenants
 /// configure their integrations in the product, never through process env.
@@ -185,7 +186,7 @@ pub const KNOWN: &[KnownVar] = &[
     ),
     plain(
         VALDRIX_PACK_BUCKET,
-        "S3 bucket compliance packs are written to (compliance-export needs it; the template sets it)",
+        "S3 bucket compliance packs are written to (compliance-export and compliance-pack-worker need it; the template sets it)",
     ),
     plain(
         VALDRIX_DEAD_LETTER_QUEUE_URL,
@@ -201,7 +202,11 @@ pub const KNOWN: &[KnownVar] = &[
     ),
     plain(
         VALDRIX_AUDIT_SIGNING_KEY,
-        "KMS key ARN the audit checkpoints are signed with (compliance-export, evidence-daily and notification-dispatcher need it; the template sets it)",
+        "KMS key ARN the audit checkpoints are signed with (compliance-pack-worker, evidence-daily and notification-dispatcher need it; the template sets it)",
+    ),
+    plain(
+        VALDRIX_PACK_WORKER,
+        "Lambda function (alias) ARN export jobs are handed to (compliance-export needs it; the template sets it)",
     ),
 ];
 

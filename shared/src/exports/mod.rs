@@ -9,6 +9,8 @@ mod export;
 pub mod focus;
 mod job_run;
 pub mod jobs;
+#[cfg(feature = "invoke")]
+pub mod lambda_queue;
 pub mod options;
 pub mod pack;
 pub mod proof;

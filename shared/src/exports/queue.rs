@@ -1,6 +1,6 @@
 //! Where an export job's worker runs: Lambda's asynchronous invocation of the
-//! compliance-export function (its `LambdaQueue`, in AWS and the local
-//! stack), or a task of this process ([`InProcess`], `valdrix serve` and the
+//! compliance-pack-worker function ([`super::lambda_queue`], in AWS and the
+//! local stack), or a task of this process ([`InProcess`], `valdrix serve` and the
 //! tests). Either way the worker is [`run_job`] under an invocation's
 //! deadline, handed on to the next invocation while the job says `Again`.
 

@@ -14,7 +14,7 @@ use valdrix_tests::{
 };
 
 /// A fresh bucket in moto, and the function's store over it: a client whose
-/// calls must be in functions/compliance-export/iam.txt.
+/// calls must be in functions/compliance-pack-worker/iam.txt.
 async fn store() -> S3ObjectStore {
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())

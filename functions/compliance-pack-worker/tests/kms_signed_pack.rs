@@ -2,7 +2,7 @@
 //! template) on the DynamoDB backend: it verifies against the key's public
 //! half as KMS hands it out; after a key rotation, the old key stays in the
 //! registry and in the next pack beside the checkpoints it signed. The KMS
-//! client is held to functions/compliance-export/iam.txt (iam_guard).
+//! client is held to functions/compliance-pack-worker/iam.txt (iam_guard).
 
 use std::io::Cursor;
 

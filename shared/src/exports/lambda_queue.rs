@@ -1,29 +1,41 @@
-//! `LambdaQueue`: an export job handed to this same function by Lambda's
-//! asynchronous invocation (the worker's other home, `InProcess`, is in
-//! `valdrix_shared::exports::queue`).
+//! [`LambdaQueue`]: an export job handed to the pack worker by Lambda's
+//! asynchronous invocation (the worker's other home, [`super::queue::InProcess`],
+//! is `valdrix serve`'s and the tests').
 
 use std::sync::OnceLock;
 
 use async_trait::async_trait;
-use valdrix_shared::exports::queue::{Enqueue, JOB_EVENT, JobEvent};
 
-/// `lambda:InvokeFunction` with `InvocationType=Event` on the function (and
-/// qualifier) this environment was invoked as.
+use super::queue::{Enqueue, JOB_EVENT, JobEvent};
+
+/// `lambda:InvokeFunction` with `InvocationType=Event` on one function: the
+/// worker's alias the contract names (the API function), or the function
+/// this environment was invoked as (the worker handing a job on to itself).
 pub struct LambdaQueue {
     client: aws_sdk_lambda::Client,
     target: OnceLock<String>,
 }
 
 impl LambdaQueue {
-    pub fn new(client: aws_sdk_lambda::Client) -> Self {
+    /// Jobs go to `function` (a function or alias ARN, or a name).
+    pub fn to(client: aws_sdk_lambda::Client, function: String) -> Self {
+        Self {
+            client,
+            target: OnceLock::from(function),
+        }
+    }
+
+    /// Jobs go to the function this environment runs as; [`LambdaQueue::learn`]
+    /// it from the first event.
+    pub fn to_self(client: aws_sdk_lambda::Client) -> Self {
         Self {
             client,
             target: OnceLock::new(),
         }
     }
 
-    /// The invoked ARN of the first event (every event of an environment
-    /// names the same function version or alias).
+    /// The invoked ARN of an event (every event of an environment names the
+    /// same function version or alias). A fixed target stays as it is.
     pub fn learn(&self, invoked_function_arn: &str) {
         if !invoked_function_arn.is_empty() {
             let _ = self.target.set(invoked_function_arn.to_owned());
@@ -37,7 +49,7 @@ impl Enqueue for LambdaQueue {
         let target = self
             .target
             .get()
-            .ok_or("the function's own ARN is not known yet")?;
+            .ok_or("the worker function is not known yet")?;
         let payload = serde_json::to_vec(&serde_json::json!({ JOB_EVENT: job }))
             .map_err(|e| e.to_string())?;
         self.client

@@ -1,0 +1,35 @@
+//! The function's state in Lambda: the core, the pack bucket (its signed
+//! URLs) and the pack worker export jobs are handed to.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use valdrix_shared::exports::lambda_queue::LambdaQueue;
+use valdrix_shared::exports::queue::JobQueue;
+use valdrix_shared::objects::DynObjectStore;
+use valdrix_shared::state::{Core, PackStore};
+
+#[derive(Clone)]
+pub struct Deployed {
+    pub core: Core,
+    pub objects: DynObjectStore,
+    pub queue: Arc<LambdaQueue>,
+}
+
+impl FromRef<Deployed> for Core {
+    fn from_ref(s: &Deployed) -> Self {
+        s.core.clone()
+    }
+}
+
+impl FromRef<Deployed> for PackStore {
+    fn from_ref(s: &Deployed) -> Self {
+        PackStore(Some(s.objects.clone()))
+    }
+}
+
+impl FromRef<Deployed> for JobQueue {
+    fn from_ref(s: &Deployed) -> Self {
+        JobQueue(s.queue.clone())
+    }
+}
