@@ -379,6 +379,7 @@ async fn main() {
     )
     .await;
     let secret_id = floor_secret(&stack.moto).await;
+    let floor_table = floor_table(&stack.dynamodb).await;
     let mut common_env = Vec::new();
     for (k, v) in [
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
@@ -393,6 +394,7 @@ async fn main() {
         ("AWS_ENDPOINT_URL_SECRETS_MANAGER", stack.moto.as_str()),
         ("AWS_ENDPOINT_URL_DYNAMODB", stack.dynamodb.as_str()),
         ("BENCH_SECRET_ID", secret_id.as_str()),
+        ("BENCH_TABLE", floor_table.as_str()),
         ("TZ", ":UTC"),
     ] {
         common_env.push((k.to_owned(), v.to_owned()));
@@ -414,7 +416,7 @@ async fn main() {
         },
         Function {
             name: "sdk-floor",
-            invocation: "`{}` → `{}` after an init that loads the AWS configuration, reads one secret (moto) and builds a DynamoDB client",
+            invocation: "`{}` → one GetItem (DynamoDB Local) → `{}`, after an init that loads the AWS configuration, reads one secret (moto) and builds a DynamoDB client",
             event: fixed(json!({})),
         },
     ];
@@ -526,6 +528,51 @@ async fn floor_secret(moto: &str) -> String {
         .expect("create the floor's secret on moto")
         .arn
         .unwrap_or(name)
+}
+
+/// A table for the SDK floor's reads, keyed as the template's.
+async fn floor_table(dynamodb: &str) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(dynamodb)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "bench", "bench", None, None, "bench",
+        ))
+        .load()
+        .await;
+    let name = format!(
+        "bench-sdk-floor-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    aws_sdk_dynamodb::Client::new(&config)
+        .create_table()
+        .table_name(&name)
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create the floor's table in DynamoDB Local");
+    name
 }
 
 /// Every function's invocation on `valdrix local-stack` (DynamoDB Local,

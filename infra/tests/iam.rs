@@ -156,7 +156,7 @@ fn problems(t: &Template, tables: &BTreeMap<String, BTreeSet<String>>) -> Vec<St
 #[test]
 fn every_role_allows_exactly_what_its_code_needs() {
     let t = transformed(&read("template.yaml"));
-    assert_eq!(t.of_type("AWS::Lambda::Function").count(), 11);
+    assert_eq!(t.of_type("AWS::Lambda::Function").count(), 12);
     assert_eq!(problems(&t, &tables()), Vec::<String>::new());
 }
 

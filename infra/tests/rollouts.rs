@@ -142,8 +142,8 @@ fn every_parameter_a_function_reads_publishes_new_versions() {
     let before = transform(&text, &base_params(), "1");
     assert_eq!(
         deployed(&before).len(),
-        10,
-        "ten functions deploy through CodeDeploy"
+        11,
+        "eleven functions deploy through CodeDeploy"
     );
     for (name, value) in VERSIONED {
         let after = transform(&text, &params_with(&[(name, value)]), "1");
@@ -165,7 +165,7 @@ fn new_code_and_a_changed_property_publish_new_versions() {
     assert_ne!(longer, text);
     let problems = kept_versions(&before, &transform(&longer, &base_params(), "1"));
     let own_timeout = [
-        "ComplianceExportFunction",
+        "CompliancePackWorkerFunction",
         "CostIngestFunction",
         "EvidenceDailyFunction",
         "NotificationDispatcherFunction",
@@ -189,7 +189,7 @@ fn the_same_inputs_keep_every_version_and_other_parameters_touch_none() {
     let before = transform(&text, &base_params(), "1");
     // The check can fail: nothing changed, so every function keeps its version.
     let same = kept_versions(&before, &transform(&text, &base_params(), "1"));
-    assert_eq!(same.len(), 10, "{same:#?}");
+    assert_eq!(same.len(), 11, "{same:#?}");
 
     for (name, value, property) in UNVERSIONED {
         let after = transform(&text, &params_with(&[(name, value)]), "1");
@@ -367,7 +367,7 @@ fn every_deployment_runs_the_hook_and_watches_the_alarms() {
 
     let fewer = template().replacen("        - !Ref DispatchBacklogAgeAlarm\n", "", 1);
     let problems = deployment_problems(&transform(&fewer, &base_params(), "1"));
-    assert_eq!(problems.len(), 10, "{problems:#?}");
+    assert_eq!(problems.len(), 11, "{problems:#?}");
     assert!(
         problems[0].contains("its deployment watches"),
         "{problems:#?}"
