@@ -101,6 +101,11 @@ fn problems(t: &Transformed, environment: &str) -> Vec<String> {
     }
     for (id, _) in t.of_type("AWS::Lambda::Function") {
         values.set(id, format!("valdrix-{id}"));
+        values.set_attr(
+            id,
+            "Arn",
+            format!("arn:aws:lambda:us-east-1:123456789012:function:valdrix-{id}"),
+        );
     }
     let mut out = Vec::new();
     for (id, r) in t.of_type("AWS::Lambda::Function") {

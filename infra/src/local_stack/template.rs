@@ -278,7 +278,7 @@ pub mod tests {
         let t = transformed();
         let (functions, problems) = t.functions();
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(functions.len(), 11, "{functions:?}");
+        assert_eq!(functions.len(), 12, "{functions:?}");
         assert_eq!(functions["HealthFunction"], "health");
         let (routes, problems) = t.routes();
         assert!(problems.is_empty(), "{problems:?}");
