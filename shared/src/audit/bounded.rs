@@ -239,24 +239,45 @@ impl AuditLog {
         }))
     }
 
-    /// Walk the whole chain, range after range, and report the first broken link.
+    /// Walk the whole chain and report the first broken link.
     pub async fn verify(&self, tenant_id: &str) -> Result<Verification, AuditError> {
+        let walked = self.verify_within(tenant_id, Deadline::unbounded()).await?;
+        Ok(walked.map(Verification::from).unwrap_or_else(|| Verification::Broken {
+            broken_at_seq: 0,
+            reason: "the walk ended before the head".into(),
+        }))
+    }
+
+    /// The whole chain, from event 1, verified before `deadline`: its
+    /// verified range (to the head, or to the event before the first broken
+    /// link); `None` when the deadline came first.
+    pub async fn verify_within(
+        &self,
+        tenant_id: &str,
+        deadline: Deadline,
+    ) -> Result<Option<RangeVerification>, AuditError> {
         let budget = Budget {
             max_events: u64::MAX,
-            deadline: Deadline::unbounded(),
+            deadline,
         };
         let v = self.verify_range(tenant_id, None, budget).await?;
-        Ok(match v.broken {
-            Some(b) => Verification::Broken {
+        Ok((v.complete || !v.ok).then_some(v))
+    }
+}
+
+impl From<RangeVerification> for Verification {
+    fn from(v: RangeVerification) -> Self {
+        match v.broken {
+            Some(b) => Self::Broken {
                 broken_at_seq: b.first_bad_seq,
                 reason: b.reason,
             },
-            None => Verification::Intact {
+            None => Self::Intact {
                 events_checked: v.events_checked,
                 head_seq: v.head_seq,
                 head_hash: v.head_hash.unwrap_or_default(),
             },
-        })
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use super::verify_md;
 use super::zipout::{ZipOut, ZipOutError, csv_record};
 use super::{close, csv_safe, focus, savings};
 use crate::audit::checkpoint::{CheckpointError, Signer};
-use crate::audit::{Actor, AuditError, AuditEvent, AuditLog};
+use crate::audit::{Actor, AuditError, AuditEvent, AuditLog, Verification};
 use crate::deadline::Deadline;
 use crate::ledger::{Lifecycle, query_ledger};
 use crate::objects::Upload;
@@ -137,15 +137,28 @@ pub async fn build_pack(
     zip.json("integration_acceptance_evidence.json", &evidence)
         .await?;
 
-    // audit_chain.json — the head and a full verification.
+    // audit_chain.json — the head, and the chain verified from event 1
+    // under the pack's deadline: the verification and its range.
     let head = audit.head(&req.tenant_id).await?;
     let head_json = head
         .as_ref()
         .map_or(Value::Null, |h| json!({"seq": h.seq, "hash": h.hash}));
-    let verification = audit.verify(&req.tenant_id).await?;
+    let verified = audit
+        .verify_within(&req.tenant_id, req.deadline)
+        .await?
+        .ok_or(PackError::OutOfTime)?;
+    let chain_verified = json!({
+        "from_seq": verified.verified_from,
+        "to_seq": verified.verified_to,
+        "intact": verified.ok,
+    });
     zip.json(
         "audit_chain.json",
-        &json!({"head": head_json, "verification": verification}),
+        &json!({
+            "head": head_json,
+            "verification": Verification::from(verified.clone()),
+            "verified_range": verified,
+        }),
     )
     .await?;
 
@@ -322,12 +335,14 @@ pub async fn build_pack(
         "truncated": truncated,
         "exports": exports,
         "audit_chain_head": head_json,
+        "audit_chain_verified": chain_verified,
         "audit_range": proof.manifest_range(),
         "last_checkpoint": proof.manifest_last_checkpoint(),
         "signing_key": proof.key.id(),
         "notes": [
             "VERIFY.md shows how to check this pack with sha256sum, openssl and a shell; valdrix verify-pack checks the same.",
             "audit/events.jsonl holds every audit event from audit_range.from_seq to to_seq; each row of audit_log.csv and each evidence entry is one of them.",
+            "audit_chain_verified is the tenant's whole chain as the export verified it, from event 1 to to_seq (audit_chain.json has the walk's figures).",
             "Secrets are never exported: notification settings show has_* flags only.",
             "Every file but this manifest is listed under files with its size and SHA-256 (of the uncompressed content).",
             "A truncated flag is true only when rows were left out by a limit.",
