@@ -321,8 +321,8 @@ async fn the_deployed_shape_runs_locally() {
         .unwrap_or_else(|f| panic!("{}", stack.fail(&format!("the pack does not verify: {f}"))));
     assert!(proof.checkpoints_checked >= 1, "{proof:?}");
 
-    // The same pack as an export job: the function invokes itself
-    // asynchronously through the local stack's Invoke API (ADR 0013).
+    // The same pack as an export job: compliance-export invokes the pack
+    // worker asynchronously through the local stack's Invoke API (ADR 0013).
     let accepted = http
         .post(format!("{base}/api/v1/audit/compliance-pack/exports?include_focus_export=true&focus_start_date=2026-02-01&focus_end_date=2026-02-28"))
         .bearer_auth(&stack.owner)
