@@ -152,11 +152,12 @@ pub async fn build_pack(
         "to_seq": verified.verified_to,
         "intact": verified.ok,
     });
+    let verification = Verification::from(verified.clone());
     zip.json(
         "audit_chain.json",
         &json!({
             "head": head_json,
-            "verification": Verification::from(verified.clone()),
+            "verification": verification,
             "verified_range": verified,
         }),
     )
