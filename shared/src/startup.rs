@@ -163,6 +163,24 @@ impl Boot {
         Arc::new(crate::exports::lambda_queue::LambdaQueue::to_self(client))
     }
 
+    /// The download links of packs in `VALDRIX_PACK_BUCKET` (S3 presigned
+    /// GETs, signed with this function's credentials).
+    #[cfg(feature = "links")]
+    pub async fn pack_links(&self) -> Result<crate::objects::DynLinks, StartupError> {
+        let Some(bucket) = self.config.pack_bucket.clone() else {
+            return Err(self
+                .refuse(
+                    config::vars::VALDRIX_PACK_BUCKET,
+                    "must be set: this function links to compliance packs",
+                )
+                .await);
+        };
+        match crate::objects::S3Links::from_sdk_config(self.aws().await, bucket) {
+            Ok(links) => Ok(Arc::new(links)),
+            Err(why) => Err(self.refuse("AWS_REGION", &why).await),
+        }
+    }
+
     /// The audit checkpoints' signer: `VALDRIX_AUDIT_SIGNING_KEY` on KMS.
     #[cfg(feature = "kms")]
     pub async fn audit_signer(&self) -> Result<crate::audit::checkpoint::DynSigner, StartupError> {

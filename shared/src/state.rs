@@ -69,11 +69,11 @@ impl Notifying {
     }
 }
 
-/// Where packs go, when this state has anywhere: `None` answers the pack
-/// 503 (a state without an object store).
+/// The download links of packs, when this state has a pack store: `None`
+/// answers the pack 503.
 #[cfg(feature = "exports")]
 #[derive(Clone)]
-pub struct PackStore(pub Option<crate::objects::DynObjectStore>);
+pub struct PackLinks(pub Option<crate::objects::DynLinks>);
 
 /// Every capability at once: `valdrix serve` and the tests.
 #[cfg(all(feature = "outbound", feature = "exports"))]
@@ -249,9 +249,9 @@ mod from_ref {
     }
 
     #[cfg(all(feature = "outbound", feature = "exports"))]
-    impl FromRef<SharedState> for PackStore {
+    impl FromRef<SharedState> for PackLinks {
         fn from_ref(s: &SharedState) -> Self {
-            PackStore(s.objects.clone())
+            PackLinks(s.objects.clone().map(|o| o as crate::objects::DynLinks))
         }
     }
 }

@@ -1,18 +1,18 @@
-//! The function's state in Lambda: the core, the pack bucket (its signed
-//! URLs) and the pack worker export jobs are handed to.
+//! The function's state in Lambda: the core, the pack bucket's download
+//! links and the pack worker export jobs are handed to.
 
 use std::sync::Arc;
 
 use axum::extract::FromRef;
 use valdrix_shared::exports::lambda_queue::LambdaQueue;
 use valdrix_shared::exports::queue::JobQueue;
-use valdrix_shared::objects::DynObjectStore;
-use valdrix_shared::state::{Core, PackStore};
+use valdrix_shared::objects::DynLinks;
+use valdrix_shared::state::{Core, PackLinks};
 
 #[derive(Clone)]
 pub struct Deployed {
     pub core: Core,
-    pub objects: DynObjectStore,
+    pub links: DynLinks,
     pub queue: Arc<LambdaQueue>,
 }
 
@@ -22,9 +22,9 @@ impl FromRef<Deployed> for Core {
     }
 }
 
-impl FromRef<Deployed> for PackStore {
+impl FromRef<Deployed> for PackLinks {
     fn from_ref(s: &Deployed) -> Self {
-        PackStore(Some(s.objects.clone()))
+        PackLinks(Some(s.links.clone()))
     }
 }
 

@@ -10,7 +10,7 @@ use http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use serde::Deserialize;
 use valdrix_shared::http::ApiError;
 use valdrix_shared::objects::ObjectError;
-use valdrix_shared::state::PackStore;
+use valdrix_shared::state::PackLinks;
 
 #[derive(Deserialize)]
 pub(crate) struct DownloadQuery {
@@ -21,7 +21,7 @@ pub(crate) struct DownloadQuery {
 }
 
 pub(crate) async fn download(
-    State(PackStore(objects)): State<PackStore>,
+    State(PackLinks(objects)): State<PackLinks>,
     Query(q): Query<DownloadQuery>,
 ) -> Result<Response, ApiError> {
     let local = objects

@@ -16,8 +16,8 @@ use valdrix_shared::exports::URL_TTL;
 use valdrix_shared::exports::jobs::{self, Created, Job, JobResult, JobSpec, JobState};
 use valdrix_shared::exports::options::Caps;
 use valdrix_shared::http::{ApiError, NoInput, RequestId, optional_json};
-use valdrix_shared::objects::{ObjectStore, SignedUrl};
-use valdrix_shared::state::{Core, PackStore};
+use valdrix_shared::objects::{Links, SignedUrl};
+use valdrix_shared::state::{Core, PackLinks};
 use valdrix_shared::tenancy::Tier;
 
 use crate::pack::{absolute, query_pairs};
@@ -30,7 +30,7 @@ pub const EXPORT_PATH: &str = "/api/v1/audit/compliance-pack/exports/{id}";
 pub(crate) async fn create_export(
     State(state): State<Core>,
     State(queue): State<JobQueue>,
-    State(PackStore(objects)): State<PackStore>,
+    State(PackLinks(objects)): State<PackLinks>,
     Owner(user): Owner,
     request_id: RequestId,
     RawQuery(query): RawQuery,
@@ -114,7 +114,7 @@ pub(crate) fn spec_of(
 
 pub(crate) async fn get_export(
     State(state): State<Core>,
-    State(PackStore(objects)): State<PackStore>,
+    State(PackLinks(objects)): State<PackLinks>,
     Owner(user): Owner,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -130,7 +130,7 @@ pub(crate) async fn get_export(
 /// 202 with the job's `Location` and its state.
 pub(crate) async fn accepted(
     job: &Job,
-    objects: Option<&dyn ObjectStore>,
+    objects: Option<&dyn Links>,
     headers: &HeaderMap,
 ) -> Response {
     let location = format!("{EXPORTS_PATH}/{}", job.job_id);
@@ -153,7 +153,7 @@ fn time(t: &chrono::DateTime<Utc>) -> String {
 /// A job as the API shows it; a finished one with a fresh signed URL.
 async fn view(
     job: &Job,
-    objects: Option<&dyn ObjectStore>,
+    objects: Option<&dyn Links>,
     headers: &HeaderMap,
 ) -> Result<Value, ApiError> {
     let mut body = json!({
@@ -185,7 +185,7 @@ async fn view(
 
 /// A fresh signed URL to a finished job's pack.
 pub(crate) async fn signed(
-    objects: &dyn ObjectStore,
+    objects: &dyn Links,
     result: &JobResult,
 ) -> Result<SignedUrl, ApiError> {
     Ok(objects

@@ -26,7 +26,7 @@ use axum::extract::FromRef;
 use axum::routing::{get, post};
 use valdrix_shared::exports::queue::JobQueue;
 use valdrix_shared::objects::{DOWNLOAD_PATH, DynObjectStore, LocalDirStore, signing_key};
-use valdrix_shared::state::{Core, PackStore};
+use valdrix_shared::state::{Core, PackLinks};
 
 pub use export_jobs::{EXPORT_PATH, EXPORTS_PATH};
 pub use deployed::Deployed;
@@ -38,7 +38,7 @@ pub fn router<S>(state: S) -> Router
 where
     S: Clone + Send + Sync + 'static,
     Core: FromRef<S>,
-    PackStore: FromRef<S>,
+    PackLinks: FromRef<S>,
     JobQueue: FromRef<S>,
 {
     Router::new()

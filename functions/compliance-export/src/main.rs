@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     let boot = Boot::start(env!("CARGO_PKG_NAME")).await?;
     let state = Deployed {
         core: boot.core().await?,
-        objects: boot.pack_store().await?,
+        links: boot.pack_links().await?,
         queue: boot.pack_worker().await?,
     };
     let config = state.core.config.clone();

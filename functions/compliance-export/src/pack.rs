@@ -19,7 +19,7 @@ use valdrix_shared::exports::jobs::{self, Job, JobState};
 use valdrix_shared::exports::options::Caps;
 use valdrix_shared::exports::queue::JobQueue;
 use valdrix_shared::http::{ApiError, RequestId};
-use valdrix_shared::state::{Core, PackStore};
+use valdrix_shared::state::{Core, PackLinks};
 use valdrix_shared::tenancy::Tier;
 
 use crate::export_jobs::{accepted, signed, spec_of, start};
@@ -56,7 +56,7 @@ fn api_deadline(lambda: Option<&lambda_http::Context>) -> Deadline {
 pub(crate) async fn compliance_pack(
     State(state): State<Core>,
     State(queue): State<JobQueue>,
-    State(PackStore(objects)): State<PackStore>,
+    State(PackLinks(objects)): State<PackLinks>,
     Owner(user): Owner,
     request_id: RequestId,
     RawQuery(query): RawQuery,

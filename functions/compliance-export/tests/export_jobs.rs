@@ -16,7 +16,7 @@ use valdrix_shared::exports::jobs::Step;
 use valdrix_shared::exports::queue::{Enqueue, JobEvent, JobQueue, Worker};
 use valdrix_shared::http::layers;
 use valdrix_shared::ledger::ingest::ingest;
-use valdrix_shared::state::{AppState, Core, PackStore, SharedState};
+use valdrix_shared::state::{AppState, Core, PackLinks, SharedState};
 use valdrix_shared::store::DynStore;
 use valdrix_shared::tenancy::{self, ChangeContext, Role, Tier};
 use valdrix_tests::{
@@ -51,9 +51,9 @@ impl FromRef<Held> for Core {
     }
 }
 
-impl FromRef<Held> for PackStore {
+impl FromRef<Held> for PackLinks {
     fn from_ref(s: &Held) -> Self {
-        PackStore(s.app.objects.clone())
+        PackLinks(s.app.objects.clone().map(|o| o as valdrix_shared::objects::DynLinks))
     }
 }
 

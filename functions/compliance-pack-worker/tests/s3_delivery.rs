@@ -1,12 +1,13 @@
 //! Delivery through S3 (moto): multipart parts of at least 5 MiB, a presigned
-//! GET that returns exactly what was written, and a whole pack end to end.
+//! GET that returns exactly what was written, the API's own presigned URLs
+//! (`S3Links`, no S3 SDK) equal to the SDK's, and a whole pack end to end.
 
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use valdrix_shared::audit::Actor;
 use valdrix_shared::http::layers;
-use valdrix_shared::objects::{MIN_PART_SIZE, ObjectStore, S3ObjectStore};
+use valdrix_shared::objects::{Links, MIN_PART_SIZE, ObjectStore, S3Links, S3ObjectStore};
 use valdrix_shared::state::AppState;
 use valdrix_shared::tenancy::{self, ChangeContext, Role, Tier};
 use valdrix_tests::{
@@ -168,4 +169,86 @@ async fn a_pack_is_delivered_through_s3() {
             .unwrap()
             .contains("X-Amz-Signature=")
     );
+}
+
+/// The query's pairs, sorted (the signature covers them in canonical order;
+/// the two presigners may list them differently).
+fn parts(url: &str) -> (String, Vec<(String, String)>) {
+    let url = url::Url::parse(url).unwrap();
+    let mut pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    pairs.sort();
+    (format!("{}{}", &url[..url::Position::BeforePath], url.path()), pairs)
+}
+
+#[tokio::test]
+async fn the_apis_links_are_the_sdks_presigned_urls() {
+    use aws_sdk_s3::presigning::PresigningConfig;
+    use std::time::{Duration, SystemTime};
+
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_000_000);
+    let ttl = Duration::from_secs(300);
+    let credentials = aws_sdk_s3::config::Credentials::new(
+        "AKIDEXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        Some("session-token/with+odd=chars".into()),
+        None,
+        "static",
+    );
+    let key = "packs/acme corp/0193b2f4 run+1.zip";
+    let filename = "compliance-pack-acme_corp-20261207T120000Z.zip";
+    for endpoint in [None, Some(moto_endpoint())] {
+        let mut config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+            .credentials_provider(credentials.clone());
+        if let Some(e) = &endpoint {
+            config = config.endpoint_url(e).force_path_style(true);
+        }
+        let sdk = aws_sdk_s3::Client::from_conf(config.build())
+            .get_object()
+            .bucket("valdrix-packbucket-1abc")
+            .key(key)
+            .response_content_disposition(format!("attachment; filename=\"{filename}\""))
+            .response_content_type("application/zip")
+            .presigned(
+                PresigningConfig::builder()
+                    .start_time(at)
+                    .expires_in(ttl)
+                    .build()
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let ours = S3Links::new(
+            "valdrix-packbucket-1abc".into(),
+            "eu-west-1".into(),
+            endpoint.clone(),
+            aws_credential_types::provider::SharedCredentialsProvider::new(credentials.clone()),
+        )
+        .presign(key, filename, ttl, at)
+        .await
+        .unwrap();
+        assert_eq!(parts(&ours.url), parts(sdk.uri()), "endpoint {endpoint:?}");
+        let signature = |u: &str| parts(u).1.into_iter().find(|(k, _)| k == "X-Amz-Signature");
+        assert!(signature(&ours.url).is_some(), "{}", ours.url);
+    }
+
+    // Through moto: the link fetches what was written.
+    let s3 = store().await;
+    let mut upload = s3.create("packs/t/linked.zip", "application/zip").await.unwrap();
+    upload.write(b"linked").await.unwrap();
+    upload.finish().await.unwrap();
+    let links = S3Links::new(
+        s3.bucket().to_owned(),
+        "us-east-1".into(),
+        Some(moto_endpoint()),
+        aws_credential_types::provider::SharedCredentialsProvider::new(
+            aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "static"),
+        ),
+    );
+    let url = links
+        .signed_url("packs/t/linked.zip", "linked.zip", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(get(&url.url).await, b"linked");
 }

@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 use sha2::Sha256;
 use tokio::io::AsyncWriteExt;
 
-use super::{ObjectError, ObjectStore, SignedUrl, Upload};
+use super::{Links, ObjectError, ObjectStore, SignedUrl, Upload};
 use crate::config::RuntimeConfig;
 
 /// The route that serves signed local URLs: `?key=&expires=&sig=`.
@@ -149,6 +149,10 @@ impl ObjectStore for LocalDirStore {
         }))
     }
 
+}
+
+#[async_trait]
+impl Links for LocalDirStore {
     async fn signed_url(
         &self,
         key: &str,

@@ -6,6 +6,8 @@
 mod local;
 #[cfg(feature = "s3")]
 mod s3;
+#[cfg(feature = "links")]
+mod s3_links;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +18,12 @@ use chrono::{DateTime, Utc};
 pub use local::{DOWNLOAD_PATH, LocalDirStore, signing_key};
 #[cfg(feature = "s3")]
 pub use s3::{MIN_PART_SIZE, S3ObjectStore};
+#[cfg(feature = "links")]
+pub use s3_links::S3Links;
+
+/// Presigned URLs never live longer than this.
+#[cfg(any(feature = "s3", feature = "links"))]
+const MAX_TTL: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
@@ -47,9 +55,9 @@ pub trait Upload: Send {
     async fn abort(self: Box<Self>);
 }
 
+/// Download links to stored objects: all the API needs of a pack store.
 #[async_trait]
-pub trait ObjectStore: Send + Sync {
-    async fn create(&self, key: &str, content_type: &str) -> Result<Box<dyn Upload>, ObjectError>;
+pub trait Links: Send + Sync {
     /// A GET URL for `key` that expires after `ttl`; `filename` is offered
     /// to the browser as the download's name.
     async fn signed_url(
@@ -64,4 +72,11 @@ pub trait ObjectStore: Send + Sync {
     }
 }
 
+/// A store objects are written to (and linked to).
+#[async_trait]
+pub trait ObjectStore: Links {
+    async fn create(&self, key: &str, content_type: &str) -> Result<Box<dyn Upload>, ObjectError>;
+}
+
 pub type DynObjectStore = Arc<dyn ObjectStore>;
+pub type DynLinks = Arc<dyn Links>;

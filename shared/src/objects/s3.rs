@@ -9,12 +9,10 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use chrono::Utc;
 
-use super::{ObjectError, ObjectStore, SignedUrl, Upload};
+use super::{Links, MAX_TTL, ObjectError, ObjectStore, SignedUrl, Upload};
 
 /// S3's smallest part (except the last).
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
-/// Presigned URLs never live longer than this.
-const MAX_TTL: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Clone)]
 pub struct S3ObjectStore {
@@ -184,20 +182,10 @@ impl Upload for S3Upload {
     }
 }
 
+/// The SDK's presigner (`infra`'s CLI and the tests; the API signs with
+/// [`super::S3Links`], which must give the same URL).
 #[async_trait]
-impl ObjectStore for S3ObjectStore {
-    async fn create(&self, key: &str, content_type: &str) -> Result<Box<dyn Upload>, ObjectError> {
-        Ok(Box::new(S3Upload {
-            store: self.clone(),
-            key: key.to_owned(),
-            content_type: content_type.to_owned(),
-            buffer: Vec::with_capacity(self.part_size),
-            upload_id: None,
-            parts: Vec::new(),
-            bytes: 0,
-        }))
-    }
-
+impl Links for S3ObjectStore {
     async fn signed_url(
         &self,
         key: &str,
@@ -219,5 +207,20 @@ impl ObjectStore for S3ObjectStore {
             url: presigned.uri().to_owned(),
             expires_at: Utc::now() + chrono::Duration::from_std(ttl).map_err(backend)?,
         })
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3ObjectStore {
+    async fn create(&self, key: &str, content_type: &str) -> Result<Box<dyn Upload>, ObjectError> {
+        Ok(Box::new(S3Upload {
+            store: self.clone(),
+            key: key.to_owned(),
+            content_type: content_type.to_owned(),
+            buffer: Vec::with_capacity(self.part_size),
+            upload_id: None,
+            parts: Vec::new(),
+            bytes: 0,
+        }))
     }
 }
