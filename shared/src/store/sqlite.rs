@@ -57,6 +57,20 @@ impl SqliteStore {
         // Another process (e.g. the CLI) may hold the write lock for a moment.
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sql_error)?;
+        // A new file gets 16 KiB pages (a ledger item is about 1 KiB of JSON;
+        // a 4 KiB page of this WITHOUT ROWID table holds three); it applies
+        // only before the first write. A 64 MiB page cache and the file
+        // mapped (up to 1 GiB) keep a large tenant's reads off the kernel's
+        // read path: with the defaults (2 MiB, no mapping) a 100k-row ingest
+        // spent over half its time in pread.
+        conn.pragma_update(None, "page_size", 16384)
+            .map_err(sql_error)?;
+        conn.pragma_update(None, "cache_size", -65536)
+            .map_err(sql_error)?;
+        conn.pragma_update(None, "mmap_size", 1i64 << 30)
+            .map_err(sql_error)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 8192)
+            .map_err(sql_error)?;
         // WAL lets readers run beside a writer; NORMAL is durable across
         // application crashes, which is what a local store needs.
         // (An in-memory database keeps its own journal mode; that's fine.)
