@@ -69,7 +69,14 @@ fn every_function_links_only_the_capabilities_it_uses() {
             "csv",
             &["compliance-export", "compliance-pack-worker", "cost-ingest"],
         ),
-        ("aws-sdk-lambda", &["compliance-export", "compliance-pack-worker", "post-deploy-hook"]),
+        (
+            "aws-sdk-lambda",
+            &[
+                "compliance-export",
+                "compliance-pack-worker",
+                "post-deploy-hook",
+            ],
+        ),
         (
             "reqwest",
             &[

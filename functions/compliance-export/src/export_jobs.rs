@@ -184,10 +184,7 @@ async fn view(
 }
 
 /// A fresh signed URL to a finished job's pack.
-pub(crate) async fn signed(
-    objects: &dyn Links,
-    result: &JobResult,
-) -> Result<SignedUrl, ApiError> {
+pub(crate) async fn signed(objects: &dyn Links, result: &JobResult) -> Result<SignedUrl, ApiError> {
     Ok(objects
         .signed_url(&result.key, &result.filename, URL_TTL)
         .await

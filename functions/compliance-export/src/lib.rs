@@ -28,8 +28,8 @@ use valdrix_shared::exports::queue::JobQueue;
 use valdrix_shared::objects::{DOWNLOAD_PATH, DynObjectStore, LocalDirStore, signing_key};
 use valdrix_shared::state::{Core, PackLinks};
 
-pub use export_jobs::{EXPORT_PATH, EXPORTS_PATH};
 pub use deployed::Deployed;
+pub use export_jobs::{EXPORT_PATH, EXPORTS_PATH};
 pub use pack::PACK_PATH;
 pub use remediation::REMEDIATIONS_PATH;
 pub use valdrix_shared::exports::URL_TTL;

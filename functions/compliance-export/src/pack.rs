@@ -64,7 +64,15 @@ pub(crate) async fn compliance_pack(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     require_tier(&user, Tier::Pro, "compliance_exports")?;
-    let spec = spec_of(&user, &state, &request_id, query, Caps::Api, "GET", PACK_PATH);
+    let spec = spec_of(
+        &user,
+        &state,
+        &request_id,
+        query,
+        Caps::Api,
+        "GET",
+        PACK_PATH,
+    );
     spec.options()
         .map_err(|e| ApiError::invalid_field(e.param, e.message))?;
     let objects =
@@ -99,7 +107,14 @@ async fn wait(state: &Core, mut job: Job, deadline: Deadline) -> Result<Job, Api
     while !job.state.ended() && deadline.remaining() > pause {
         tokio::time::sleep(pause).await;
         pause = (pause * 3 / 2).min(POLL_MAX);
-        match jobs::get(state.store.as_ref(), &state.audit, &job.tenant_id, &job.job_id).await? {
+        match jobs::get(
+            state.store.as_ref(),
+            &state.audit,
+            &job.tenant_id,
+            &job.job_id,
+        )
+        .await?
+        {
             Some(now) => job = now,
             None => return Err(ApiError::internal("the export job disappeared")),
         }

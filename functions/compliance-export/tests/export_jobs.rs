@@ -53,7 +53,12 @@ impl FromRef<Held> for Core {
 
 impl FromRef<Held> for PackLinks {
     fn from_ref(s: &Held) -> Self {
-        PackLinks(s.app.objects.clone().map(|o| o as valdrix_shared::objects::DynLinks))
+        PackLinks(
+            s.app
+                .objects
+                .clone()
+                .map(|o| o as valdrix_shared::objects::DynLinks),
+        )
     }
 }
 

@@ -14,7 +14,8 @@ use valdrix_shared::objects::LocalDirStore;
 use valdrix_tests::{local_signer, sqlite_store, unique};
 
 fn sample() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/compliance-pack-worker-job.json");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/compliance-pack-worker-job.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

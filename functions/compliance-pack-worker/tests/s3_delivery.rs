@@ -177,7 +177,10 @@ fn parts(url: &str) -> (String, Vec<(String, String)>) {
     let url = url::Url::parse(url).unwrap();
     let mut pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     pairs.sort();
-    (format!("{}{}", &url[..url::Position::BeforePath], url.path()), pairs)
+    (
+        format!("{}{}", &url[..url::Position::BeforePath], url.path()),
+        pairs,
+    )
 }
 
 #[tokio::test]
@@ -235,7 +238,10 @@ async fn the_apis_links_are_the_sdks_presigned_urls() {
 
     // Through moto: the link fetches what was written.
     let s3 = store().await;
-    let mut upload = s3.create("packs/t/linked.zip", "application/zip").await.unwrap();
+    let mut upload = s3
+        .create("packs/t/linked.zip", "application/zip")
+        .await
+        .unwrap();
     upload.write(b"linked").await.unwrap();
     upload.finish().await.unwrap();
     let links = S3Links::new(

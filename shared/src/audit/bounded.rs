@@ -242,10 +242,12 @@ impl AuditLog {
     /// Walk the whole chain and report the first broken link.
     pub async fn verify(&self, tenant_id: &str) -> Result<Verification, AuditError> {
         let walked = self.verify_within(tenant_id, Deadline::unbounded()).await?;
-        Ok(walked.map(Verification::from).unwrap_or_else(|| Verification::Broken {
-            broken_at_seq: 0,
-            reason: "the walk ended before the head".into(),
-        }))
+        Ok(walked
+            .map(Verification::from)
+            .unwrap_or_else(|| Verification::Broken {
+                broken_at_seq: 0,
+                reason: "the walk ended before the head".into(),
+            }))
     }
 
     /// The whole chain, from event 1, verified before `deadline`: its

@@ -157,7 +157,9 @@ mod tests {
             (CHAIN_PATH.into(), chain.to_string().into_bytes()),
             (
                 MANIFEST_PATH.into(),
-                json!({"audit_chain_verified": claimed}).to_string().into_bytes(),
+                json!({"audit_chain_verified": claimed})
+                    .to_string()
+                    .into_bytes(),
             ),
         ])
     }
@@ -174,7 +176,10 @@ mod tests {
     #[test]
     fn the_verified_range_agrees_with_the_verification_and_the_manifest() {
         let claimed = json!({"from_seq": 1, "to_seq": 7, "intact": true});
-        assert_eq!(check(&files(&intact(7), &claimed), &BTreeMap::new()), Ok(()));
+        assert_eq!(
+            check(&files(&intact(7), &claimed), &BTreeMap::new()),
+            Ok(())
+        );
 
         let broken = json!({
             "head": null,
@@ -199,7 +204,10 @@ mod tests {
         let failure = check(&files(&chain, &claimed), &BTreeMap::new()).unwrap_err();
         assert_eq!(
             failure,
-            file(CHAIN_PATH, "its verified range does not agree with its verification")
+            file(
+                CHAIN_PATH,
+                "its verified range does not agree with its verification"
+            )
         );
 
         let claimed = json!({"from_seq": 1, "to_seq": 9, "intact": true});

@@ -148,7 +148,6 @@ impl ObjectStore for LocalDirStore {
             bytes: 0,
         }))
     }
-
 }
 
 #[async_trait]

@@ -134,7 +134,8 @@ impl S3Links {
             .body(())
             .map_err(backend)?;
         instructions.apply_to_request_http1x(&mut request);
-        let expires_at = DateTime::<Utc>::from(now) + chrono::Duration::from_std(ttl).map_err(backend)?;
+        let expires_at =
+            DateTime::<Utc>::from(now) + chrono::Duration::from_std(ttl).map_err(backend)?;
         Ok(SignedUrl {
             url: request.uri().to_string(),
             expires_at,
