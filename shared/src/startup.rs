@@ -72,6 +72,21 @@ impl Boot {
         self.aws.config().await
     }
 
+    /// A capability's setting, which the contract leaves optional: its value,
+    /// or the start refused with `rule`.
+    #[cfg(any(feature = "s3", feature = "links", feature = "invoke", feature = "kms"))]
+    async fn required<T: Clone>(
+        &self,
+        value: &Option<T>,
+        variable: &str,
+        rule: &str,
+    ) -> Result<T, StartupError> {
+        match value {
+            Some(v) => Ok(v.clone()),
+            None => Err(self.refuse(variable, rule).await),
+        }
+    }
+
     /// A violation found after the contract passed (a capability's setting).
     pub async fn refuse(&self, variable: &str, rule: &str) -> StartupError {
         fail(self.function, vec![Violation::new(variable, rule)]).await
@@ -123,14 +138,13 @@ impl Boot {
     /// Where compliance packs go: `VALDRIX_PACK_BUCKET` on S3.
     #[cfg(feature = "s3")]
     pub async fn pack_store(&self) -> Result<crate::objects::DynObjectStore, StartupError> {
-        let Some(bucket) = self.config.pack_bucket.clone() else {
-            return Err(self
-                .refuse(
-                    config::vars::VALDRIX_PACK_BUCKET,
-                    "must be set: this function writes compliance packs",
-                )
-                .await);
-        };
+        let bucket = self
+            .required(
+                &self.config.pack_bucket,
+                config::vars::VALDRIX_PACK_BUCKET,
+                "must be set: this function writes compliance packs",
+            )
+            .await?;
         let client = aws_sdk_s3::Client::new(self.aws().await);
         Ok(Arc::new(crate::objects::S3ObjectStore::new(client, bucket)))
     }
@@ -141,14 +155,13 @@ impl Boot {
     pub async fn pack_worker(
         &self,
     ) -> Result<Arc<crate::exports::lambda_queue::LambdaQueue>, StartupError> {
-        let Some(worker) = self.config.pack_worker.clone() else {
-            return Err(self
-                .refuse(
-                    config::vars::VALDRIX_PACK_WORKER,
-                    "must be set: this function hands export jobs to the pack worker",
-                )
-                .await);
-        };
+        let worker = self
+            .required(
+                &self.config.pack_worker,
+                config::vars::VALDRIX_PACK_WORKER,
+                "must be set: this function hands export jobs to the pack worker",
+            )
+            .await?;
         let client = aws_sdk_lambda::Client::new(self.aws().await);
         Ok(Arc::new(crate::exports::lambda_queue::LambdaQueue::to(
             client, worker,
@@ -167,14 +180,13 @@ impl Boot {
     /// GETs, signed with this function's credentials).
     #[cfg(feature = "links")]
     pub async fn pack_links(&self) -> Result<crate::objects::DynLinks, StartupError> {
-        let Some(bucket) = self.config.pack_bucket.clone() else {
-            return Err(self
-                .refuse(
-                    config::vars::VALDRIX_PACK_BUCKET,
-                    "must be set: this function links to compliance packs",
-                )
-                .await);
-        };
+        let bucket = self
+            .required(
+                &self.config.pack_bucket,
+                config::vars::VALDRIX_PACK_BUCKET,
+                "must be set: this function links to compliance packs",
+            )
+            .await?;
         match crate::objects::S3Links::from_sdk_config(self.aws().await, bucket) {
             Ok(links) => Ok(Arc::new(links)),
             Err(why) => Err(self.refuse("AWS_REGION", &why).await),
@@ -184,14 +196,13 @@ impl Boot {
     /// The audit checkpoints' signer: `VALDRIX_AUDIT_SIGNING_KEY` on KMS.
     #[cfg(feature = "kms")]
     pub async fn audit_signer(&self) -> Result<crate::audit::checkpoint::DynSigner, StartupError> {
-        let Some(key) = self.config.audit_signing_key.clone() else {
-            return Err(self
-                .refuse(
-                    config::vars::VALDRIX_AUDIT_SIGNING_KEY,
-                    "must be set: this function signs audit checkpoints",
-                )
-                .await);
-        };
+        let key = self
+            .required(
+                &self.config.audit_signing_key,
+                config::vars::VALDRIX_AUDIT_SIGNING_KEY,
+                "must be set: this function signs audit checkpoints",
+            )
+            .await?;
         let client = aws_sdk_kms::Client::new(self.aws().await);
         Ok(Arc::new(crate::audit::checkpoint::kms::KmsSigner::new(
             client, key,
