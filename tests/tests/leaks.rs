@@ -57,7 +57,7 @@ fn logs() -> Arc<Mutex<Vec<u8>>> {
         // stand-in for Slack and Jira, not part of the system, and it prints
         // what it was sent.
         let installed = valdrix_shared::telemetry::install(
-            tracing_subscriber::EnvFilter::new("trace,wiremock=off"),
+            valdrix_shared::telemetry::filter(Some("trace,wiremock=off")),
             move || Sink(sink.clone()),
         );
         assert!(installed, "the log capture must be the only subscriber");

@@ -12,6 +12,11 @@ pub fn lambda_log_level() -> Option<String> {
     get("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_ascii_lowercase())
 }
 
+/// `RUST_LOG`: log directives (`level` or `target=level,...`) outside Lambda.
+pub fn rust_log() -> Option<String> {
+    get("RUST_LOG")
+}
+
 /// `AWS_LAMBDA_RUNTIME_API`: where the Runtime API listens, under Lambda.
 pub fn runtime_api() -> Option<String> {
     get("AWS_LAMBDA_RUNTIME_API")

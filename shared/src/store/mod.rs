@@ -166,6 +166,9 @@ pub trait Store: Send + Sync {
     /// A cheap round trip for health checks.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Create the table (with TTL) where it is missing; true when created.
+    /// Only with `provision` (migrate, serve, tests): no deployed function
+    /// creates tables, so none links DynamoDB's table operations.
+    #[cfg(feature = "provision")]
     async fn ensure_table(&self) -> Result<bool, StoreError>;
 }
 

@@ -386,6 +386,7 @@ impl Store for SqliteStore {
     }
 
     /// The schema is created by `open`; nothing is ever missing here.
+    #[cfg(feature = "provision")]
     async fn ensure_table(&self) -> Result<bool, StoreError> {
         self.with(|conn| conn.execute_batch(SCHEMA).map_err(sql_error))
             .await

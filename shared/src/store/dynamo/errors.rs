@@ -54,6 +54,7 @@ pub(crate) fn is_condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, 
     err.code() == Some("ConditionalCheckFailedException")
 }
 
+#[cfg(feature = "provision")]
 pub(crate) fn is_ttl_already_enabled<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     err.code() == Some("ValidationException")
         && err

@@ -8,6 +8,8 @@ mod batch;
 mod convert;
 mod errors;
 mod expr;
+#[cfg(feature = "provision")]
+mod provision;
 
 use std::time::Duration;
 
@@ -18,18 +20,12 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::error::BuildError;
-use aws_sdk_dynamodb::operation::create_table::CreateTableError;
-use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, KeySchemaElement,
-    KeyType, Put, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
-    TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
 
 use self::convert::{AttributeMap, from_attributes, key, to_attributes};
 use self::expr::Expr;
 use super::check::{self, now_epoch};
-use super::{Condition, Cursor, Item, Page, Query, Store, StoreError, TTL_ATTRIBUTE, WriteOp};
+use super::{Condition, Cursor, Item, Page, Query, Store, StoreError, WriteOp};
 
 /// Short timeouts and one retry: an unreachable store must fail a health
 /// check (503) in seconds, not after the SDK's default back-off.
@@ -37,8 +33,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_ATTEMPTS: u32 = 2;
-/// How long `ensure_table` waits for a new table to become ACTIVE.
-const TABLE_ACTIVE_WAIT: Duration = Duration::from_secs(60);
 /// The fixed key `ping` reads; it never exists.
 const PING_KEY: (&str, &str) = ("HEALTH#ping", "-");
 
@@ -100,123 +94,6 @@ impl DynamoStore {
 
     pub fn table(&self) -> &str {
         &self.table
-    }
-
-    async fn table_status(&self) -> Result<Option<TableStatus>, StoreError> {
-        match self
-            .client
-            .describe_table()
-            .table_name(&self.table)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(out.table().and_then(|t| t.table_status()).cloned()),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(DescribeTableError::ResourceNotFoundException(_))
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(errors::map("describe_table", &e)),
-        }
-    }
-
-    /// True when this call created the table (false if it existed or another
-    /// caller won the race).
-    async fn create_table(&self) -> Result<bool, StoreError> {
-        let attr = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-        };
-        let key = |name: &str, kind| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-        };
-        let stream = StreamSpecification::builder()
-            .stream_enabled(true)
-            .stream_view_type(StreamViewType::NewAndOldImages)
-            .build();
-        let result = self
-            .client
-            .create_table()
-            .table_name(&self.table)
-            .attribute_definitions(built(attr("pk"))?)
-            .attribute_definitions(built(attr("sk"))?)
-            .key_schema(built(key("pk", KeyType::Hash))?)
-            .key_schema(built(key("sk", KeyType::Range))?)
-            .billing_mode(BillingMode::PayPerRequest)
-            .stream_specification(built(stream)?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(CreateTableError::ResourceInUseException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(errors::map("create_table", &e)),
-        }
-    }
-
-    async fn wait_active(&self) -> Result<(), StoreError> {
-        let deadline = tokio::time::Instant::now() + TABLE_ACTIVE_WAIT;
-        loop {
-            if self.table_status().await? == Some(TableStatus::Active) {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(StoreError::Unavailable(
-                    "dynamodb: table did not become ACTIVE".into(),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
-    async fn enable_ttl(&self) -> Result<(), StoreError> {
-        let current = self
-            .client
-            .describe_time_to_live()
-            .table_name(&self.table)
-            .send()
-            .await
-            .map_err(|e| errors::map("describe_time_to_live", &e))?;
-        let status = current
-            .time_to_live_description()
-            .and_then(|d| d.time_to_live_status());
-        if matches!(
-            status,
-            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-        ) {
-            return Ok(());
-        }
-        let spec = TimeToLiveSpecification::builder()
-            .attribute_name(TTL_ATTRIBUTE)
-            .enabled(true)
-            .build();
-        match self
-            .client
-            .update_time_to_live()
-            .table_name(&self.table)
-            .time_to_live_specification(built(spec)?)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            // A concurrent ensure_table enabled it first.
-            Err(e) if errors::is_ttl_already_enabled(&e) => Ok(()),
-            Err(e) => Err(errors::map("update_time_to_live", &e)),
-        }
     }
 }
 
@@ -426,21 +303,8 @@ impl Store for DynamoStore {
             .map_err(|e| errors::map("ping", &e))
     }
 
+    #[cfg(feature = "provision")]
     async fn ensure_table(&self) -> Result<bool, StoreError> {
-        let created = match self.table_status().await? {
-            Some(TableStatus::Active) => false,
-            Some(_) => {
-                self.wait_active().await?;
-                false
-            }
-            None => {
-                let created = self.create_table().await?;
-                self.wait_active().await?;
-                created
-            }
-        };
-        // Checked on existing tables too, so a table made by hand gets its TTL.
-        self.enable_ttl().await?;
-        Ok(created)
+        self.ensure().await
     }
 }
