@@ -17,7 +17,9 @@
 //! Duration), the answer, and VmHWM of the process read from /proc just
 //! before it is stopped. One untimed warm-up start per binary, then
 //! `BENCH_STARTS` (default 20). The last table gives each binary's stripped
-//! size, init and peak memory as multiples of the SDK floor's.
+//! size, init and peak memory as multiples of the SDK floor's; in the rounds
+//! every function start follows an SDK-floor start, and its paired init ratio
+//! is the median of (its init / that floor start's init) over the rounds.
 
 mod coldstart_local;
 mod common;
@@ -343,12 +345,15 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// A floor's medians over its starts: (init ms, peak RSS KiB, stripped bytes).
+/// A binary's medians over its starts: (init ms, peak RSS KiB, stripped bytes).
 struct Medians {
     name: String,
     init_ms: f64,
     hwm_kib: f64,
     size_bytes: u64,
+    /// The median over rounds of its init over the SDK floor's init started
+    /// just before it: both see the machine as it was at that moment.
+    paired_init: Option<f64>,
 }
 
 #[tokio::main]
@@ -442,6 +447,7 @@ async fn main() {
             init_ms: percentile(&init, 50.0),
             hwm_kib: percentile(&hwm, 50.0),
             size_bytes: std::fs::metadata(&bin).map(|m| m.len()).unwrap_or(0),
+            paired_init: None,
         });
         println!(
             "floor {}: init median {:.1} ms (p95 {:.1}), peak RSS median {:.1} MiB, stripped {:.2} MiB; {}",
@@ -472,7 +478,8 @@ async fn main() {
             )
         })
         .collect();
-    let functions = local_stack_run(&stack, starts, &csv, &release).await;
+    let paired_floor = (&mut harness, &floors[1], release.join(floors[1].name));
+    let functions = local_stack_run(&stack, starts, &csv, &release, paired_floor).await;
 
     // Each function beside the SDK floor measured in this run (docs/adr/0010).
     let floor = &floor_rows[1];
@@ -484,12 +491,13 @@ async fn main() {
         floor.size_bytes as f64 / 1048576.0
     );
     println!(
-        "| binary | stripped size | × floor | init median | × floor | peak RSS median | × floor |"
+        "| binary | stripped size | × floor | init median | × floor | init × floor, paired | peak RSS median | × floor |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for m in floor_rows.iter().chain(&functions) {
+        let paired = m.paired_init.map_or("-".into(), |r| format!("{r:.2}"));
         println!(
-            "| {} | {:.2} MiB | {:.2} | {:.1} ms | {:.2} | {:.1} MiB | {:.2} |",
+            "| {} | {:.2} MiB | {:.2} | {:.1} ms | {:.2} | {paired} | {:.1} MiB | {:.2} |",
             m.name,
             m.size_bytes as f64 / 1048576.0,
             m.size_bytes as f64 / floor.size_bytes as f64,
@@ -576,13 +584,16 @@ async fn floor_table(dynamodb: &str) -> String {
 }
 
 /// Every function's invocation on `valdrix local-stack` (DynamoDB Local,
-/// secret on moto); each one's medians.
+/// secret on moto); each one's medians. Each timed start follows a start of
+/// the SDK floor (`floor`), for the paired init ratio.
 async fn local_stack_run(
     stack: &coldstart_local::LocalStack,
     starts: usize,
     csv: &[String],
     bin_dir: &Path,
+    floor: (&mut Harness, &Function, PathBuf),
 ) -> Vec<Medians> {
+    let (harness, floor, floor_bin) = floor;
     let http = reqwest::Client::new();
     let bucket = stack
         .put_cost_file(&http, COST_KEY, valdrix_tests::focus_csv(csv))
@@ -617,8 +628,10 @@ async fn local_stack_run(
     for (f, id, _) in &rows {
         first.push(start(f, id, 0).await);
     }
+    let mut floor_inits: Vec<Vec<f64>> = vec![Vec::new(); rows.len()];
     for round in 1..=starts {
-        for (f, id, samples) in rows.iter_mut() {
+        for ((f, id, samples), floor_init) in rows.iter_mut().zip(&mut floor_inits) {
+            floor_init.push(harness.start_once(floor, &floor_bin, round).await.init_ms);
             samples.push(start(f, id, round).await);
         }
     }
@@ -634,8 +647,14 @@ async fn local_stack_run(
     );
     println!("|---|---|---|---|---|---|---|---|");
     let mut medians = Vec::new();
-    for ((f, _, s), first) in rows.iter().zip(&first) {
+    for (((f, _, s), first), floor_init) in rows.iter().zip(&first).zip(&floor_inits) {
         let init = sorted(&s.iter().map(|x| x.0).collect::<Vec<_>>());
+        let paired = sorted(
+            &s.iter()
+                .zip(floor_init)
+                .map(|(x, floor)| x.0 / floor)
+                .collect::<Vec<_>>(),
+        );
         let answered = sorted(&s.iter().map(|x| x.1).collect::<Vec<_>>());
         let hwm = sorted(&s.iter().map(|x| x.2 as f64).collect::<Vec<_>>());
         let answer = match (first.3.get("statusCode"), first.3[0].get("status")) {
@@ -660,6 +679,7 @@ async fn local_stack_run(
             size_bytes: std::fs::metadata(bin_dir.join(f.name))
                 .map(|m| m.len())
                 .unwrap_or(0),
+            paired_init: Some(percentile(&paired, 50.0)),
         });
     }
     medians
