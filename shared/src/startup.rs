@@ -162,9 +162,9 @@ impl Boot {
                 "must be set: this function hands export jobs to the pack worker",
             )
             .await?;
-        let client = aws_sdk_lambda::Client::new(self.aws().await);
+        let config = aws_sdk_lambda::config::Builder::from(self.aws().await);
         Ok(Arc::new(crate::exports::lambda_queue::LambdaQueue::to(
-            client, worker,
+            config, worker,
         )))
     }
 
@@ -172,8 +172,8 @@ impl Boot {
     /// invocation).
     #[cfg(feature = "invoke")]
     pub async fn own_queue(&self) -> Arc<crate::exports::lambda_queue::LambdaQueue> {
-        let client = aws_sdk_lambda::Client::new(self.aws().await);
-        Arc::new(crate::exports::lambda_queue::LambdaQueue::to_self(client))
+        let config = aws_sdk_lambda::config::Builder::from(self.aws().await);
+        Arc::new(crate::exports::lambda_queue::LambdaQueue::to_self(config))
     }
 
     /// The download links of packs in `VALDRIX_PACK_BUCKET` (S3 presigned

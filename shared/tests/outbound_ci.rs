@@ -249,8 +249,7 @@ async fn gitlab_base_url_is_ssrf_checked() {
     let prod = valdrix_shared::outbound::Outbound::new(
         valdrix_shared::outbound::Policy::default(),
         valdrix_shared::outbound::Timeouts::default(),
-    )
-    .unwrap();
+    );
     for base in [
         "http://gitlab.example.com",
         "https://10.0.0.8",

@@ -178,7 +178,7 @@ async fn the_production_policy_refuses_the_fake_before_any_connection() {
         .respond_with(ResponseTemplate::new(204))
         .mount(&server)
         .await;
-    let prod = Outbound::new(Policy::default(), Timeouts::default()).unwrap();
+    let prod = Outbound::new(Policy::default(), Timeouts::default());
     let port = server.address().port();
     for url in [
         format!("{}/hook", server.uri()),
@@ -226,7 +226,7 @@ async fn a_name_resolving_to_loopback_is_refused_inside_the_client() {
         allow_http: true,
         allow_private: false,
     };
-    let client = Outbound::with_lookup(half_open, Timeouts::default(), loopback.clone()).unwrap();
+    let client = Outbound::with_lookup(half_open, Timeouts::default(), loopback.clone());
     let d = webhook_deliver(&client, &hook(url.clone()), &notification()).await;
     assert_permanent(&d);
     assert!(
@@ -239,7 +239,7 @@ async fn a_name_resolving_to_loopback_is_refused_inside_the_client() {
 
     // With the allowance, the request goes to the resolver's answer: the name
     // does not exist anywhere else, so arriving proves the connect is pinned to it.
-    let client = Outbound::with_lookup(LOCAL, Timeouts::default(), loopback).unwrap();
+    let client = Outbound::with_lookup(LOCAL, Timeouts::default(), loopback);
     let d = webhook_deliver(&client, &hook(url), &notification()).await;
     assert!(d.ok, "{d:?}");
     let reqs = received(&server).await;

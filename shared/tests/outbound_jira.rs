@@ -135,7 +135,7 @@ async fn the_tenant_base_url_is_ssrf_checked_at_call_time() {
         .respond_with(ResponseTemplate::new(201))
         .mount(&server)
         .await;
-    let prod = Outbound::new(Policy::default(), Timeouts::default()).unwrap();
+    let prod = Outbound::new(Policy::default(), Timeouts::default());
     for base in [
         server.uri(),
         "https://169.254.169.254".into(),

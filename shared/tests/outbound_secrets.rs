@@ -184,7 +184,7 @@ async fn no_secret_reaches_details_errors_or_logs_on_any_path() {
         .await;
     deliveries.extend(run_all(&local_client(), &endpoints(&moved), &targets(&moved.uri())).await);
     // 4. Production policy: refusals, including URLs that carry secrets.
-    let prod = Outbound::new(Policy::default(), Timeouts::default()).unwrap();
+    let prod = Outbound::new(Policy::default(), Timeouts::default());
     let base = format!("https://127.0.0.1/?token={BEARER}");
     deliveries.extend(run_all(&prod, &endpoints(&moved), &targets(&base)).await);
     let mut t = targets(&format!("https://u:{BEARER}@hooks.example.com"));

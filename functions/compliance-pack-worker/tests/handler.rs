@@ -37,9 +37,8 @@ fn queue() -> LambdaQueue {
     let config = aws_sdk_lambda::Config::builder()
         .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
         .region(aws_sdk_lambda::config::Region::new("us-east-1"))
-        .endpoint_url("http://127.0.0.1:9")
-        .build();
-    LambdaQueue::to_self(aws_sdk_lambda::Client::from_conf(config))
+        .endpoint_url("http://127.0.0.1:9");
+    LambdaQueue::to_self(config)
 }
 
 fn event(payload: Value) -> LambdaEvent<Value> {

@@ -11,27 +11,38 @@ use super::queue::{Enqueue, JOB_EVENT, JobEvent};
 /// `lambda:InvokeFunction` with `InvocationType=Event` on one function: the
 /// worker's alias the contract names (the API function), or the function
 /// this environment was invoked as (the worker handing a job on to itself).
+///
+/// The Lambda client is built at the first hand-over, not at cold start: most
+/// of the API function's requests hand nothing over.
 pub struct LambdaQueue {
-    client: aws_sdk_lambda::Client,
+    config: aws_sdk_lambda::config::Builder,
+    client: OnceLock<aws_sdk_lambda::Client>,
     target: OnceLock<String>,
 }
 
 impl LambdaQueue {
     /// Jobs go to `function` (a function or alias ARN, or a name).
-    pub fn to(client: aws_sdk_lambda::Client, function: String) -> Self {
+    pub fn to(config: aws_sdk_lambda::config::Builder, function: String) -> Self {
         Self {
-            client,
+            config,
+            client: OnceLock::new(),
             target: OnceLock::from(function),
         }
     }
 
     /// Jobs go to the function this environment runs as; [`LambdaQueue::learn`]
     /// it from the first event.
-    pub fn to_self(client: aws_sdk_lambda::Client) -> Self {
+    pub fn to_self(config: aws_sdk_lambda::config::Builder) -> Self {
         Self {
-            client,
+            config,
+            client: OnceLock::new(),
             target: OnceLock::new(),
         }
+    }
+
+    fn client(&self) -> &aws_sdk_lambda::Client {
+        self.client
+            .get_or_init(|| aws_sdk_lambda::Client::from_conf(self.config.clone().build()))
     }
 
     /// The invoked ARN of an event (every event of an environment names the
@@ -52,7 +63,7 @@ impl Enqueue for LambdaQueue {
             .ok_or("the worker function is not known yet")?;
         let payload = serde_json::to_vec(&serde_json::json!({ JOB_EVENT: job }))
             .map_err(|e| e.to_string())?;
-        self.client
+        self.client()
             .invoke()
             .function_name(target)
             .invocation_type(aws_sdk_lambda::types::InvocationType::Event)

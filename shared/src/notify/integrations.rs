@@ -39,8 +39,7 @@ impl Integrations {
     /// comes only from the contract: reaching a loopback fake needs
     /// `VALDRIX_ALLOW_PRIVATE_OUTBOUND`, which staging and production refuse.
     pub fn with(config: &RuntimeConfig, endpoints: Endpoints, timeouts: Timeouts) -> Self {
-        let client = Outbound::new(Policy::from_config(config), timeouts)
-            .expect("the outbound HTTP client builds (rustls, no system dependencies)");
+        let client = Outbound::new(Policy::from_config(config), timeouts);
         Self { client, endpoints }
     }
 }

@@ -8,7 +8,7 @@
 
 use std::error::Error as StdError;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -107,41 +107,56 @@ impl Reply {
     }
 }
 
-/// The guarded client. Cheap to clone; build one per process and reuse it.
+/// The guarded client. Cheap to clone; make one per process and reuse it.
+///
+/// The reqwest client (rustls, the web PKI roots) is built at the first call,
+/// not at cold start: a request that calls no vendor (most of them) never
+/// loads the roots, which keeps the functions' init and peak memory down.
 #[derive(Clone)]
 pub struct Outbound {
-    http: reqwest::Client,
+    http: Arc<OnceLock<Option<reqwest::Client>>>,
+    timeouts: Timeouts,
+    lookup: Arc<dyn Lookup>,
     policy: Policy,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("the outbound HTTP client could not be built")]
-pub struct BuildError;
-
 impl Outbound {
-    pub fn new(policy: Policy, timeouts: Timeouts) -> Result<Self, BuildError> {
+    pub fn new(policy: Policy, timeouts: Timeouts) -> Self {
         Self::with_lookup(policy, timeouts, Arc::new(SystemLookup))
     }
 
     /// Like [`Outbound::new`] with an injected resolver (tests).
-    pub fn with_lookup(
-        policy: Policy,
-        timeouts: Timeouts,
-        lookup: Arc<dyn Lookup>,
-    ) -> Result<Self, BuildError> {
-        crate::tls::install_provider();
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .https_only(!policy.allow_http)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .connect_timeout(timeouts.connect)
-            .timeout(timeouts.total)
-            .user_agent("valdrix")
-            .dns_resolver(Arc::new(GuardedResolver { policy, lookup }))
-            .build()
-            .map_err(|_| BuildError)?;
-        Ok(Self { http, policy })
+    pub fn with_lookup(policy: Policy, timeouts: Timeouts, lookup: Arc<dyn Lookup>) -> Self {
+        Self {
+            http: Arc::default(),
+            timeouts,
+            lookup,
+            policy,
+        }
+    }
+
+    /// The reqwest client, built once; `None` if it cannot be (it has no
+    /// system dependency, so in practice it always builds).
+    fn http(&self) -> Option<&reqwest::Client> {
+        self.http
+            .get_or_init(|| {
+                crate::tls::install_provider();
+                reqwest::Client::builder()
+                    .use_rustls_tls()
+                    .https_only(!self.policy.allow_http)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .no_proxy()
+                    .connect_timeout(self.timeouts.connect)
+                    .timeout(self.timeouts.total)
+                    .user_agent("valdrix")
+                    .dns_resolver(Arc::new(GuardedResolver {
+                        policy: self.policy,
+                        lookup: self.lookup.clone(),
+                    }))
+                    .build()
+                    .ok()
+            })
+            .as_ref()
     }
 
     pub fn policy(&self) -> Policy {
@@ -192,7 +207,8 @@ impl Outbound {
         url: &Url,
         build: impl FnOnce(RequestBuilder) -> RequestBuilder,
     ) -> Result<(u16, HeaderMap, Vec<u8>, bool), Failure> {
-        let response = build(self.http.request(method, url.clone()))
+        let http = self.http().ok_or(Failure::Transport(Transport::Other))?;
+        let response = build(http.request(method, url.clone()))
             .send()
             .await
             .map_err(|e| Failure::Transport(transport_kind(&e)))?;

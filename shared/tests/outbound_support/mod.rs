@@ -36,7 +36,7 @@ pub fn all_secrets() -> Vec<&'static str> {
 }
 
 pub fn local_client() -> Outbound {
-    Outbound::new(LOCAL, Timeouts::default()).expect("client")
+    Outbound::new(LOCAL, Timeouts::default())
 }
 
 pub fn local_client_with_total(total: Duration) -> Outbound {
@@ -44,7 +44,7 @@ pub fn local_client_with_total(total: Duration) -> Outbound {
         connect: total,
         total,
     };
-    Outbound::new(LOCAL, timeouts).expect("client")
+    Outbound::new(LOCAL, timeouts)
 }
 
 pub fn endpoints(server: &MockServer) -> Endpoints {
