@@ -3,12 +3,33 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 use rust_decimal::Decimal;
 
-/// `YYYY-MM-DDTHH:MM:SSZ`.
+/// `YYYY-MM-DDTHH:MM:SSZ`. Written digit by digit: an export writes four
+/// of these per row, and chrono's `format` re-reads its pattern every call.
 pub fn format_time(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    let Ok(year) = u32::try_from(t.year()) else {
+        return t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    };
+    if year > 9999 {
+        return t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    }
+    let mut out = String::with_capacity(20);
+    let mut push = |n: u32, width: u32, then: char| {
+        for place in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
+        }
+        out.push(then);
+    };
+    push(year, 4, '-');
+    push(t.month(), 2, '-');
+    push(t.day(), 2, 'T');
+    push(t.hour(), 2, ':');
+    push(t.minute(), 2, ':');
+    // A leap second is second 59 with a nanosecond past one second: `60`.
+    push(t.second() + u32::from(t.nanosecond() >= 1_000_000_000), 2, 'Z');
+    out
 }
 
 /// RFC 3339 / ISO 8601 in UTC (`Z`, `+00:00` or no offset), or a bare date.
@@ -60,6 +81,39 @@ impl NormalizeZero for Decimal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_time_writes_what_chronos_pattern_writes() {
+        let pattern = |t: &DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        for text in [
+            "2026-01-31T23:59:59Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "2024-02-29T07:08:09Z",
+            "1970-01-01T00:00:00Z",
+        ] {
+            let t = DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc);
+            assert_eq!(format_time(&t), text);
+            assert_eq!(format_time(&t), pattern(&t));
+        }
+        // Leap second and years outside 0..=9999 go through chrono.
+        let leap = NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_milli_opt(23, 59, 59, 1500)
+            .unwrap()
+            .and_utc();
+        assert_eq!(format_time(&leap), pattern(&leap));
+        for year in [-1, 10000] {
+            let t = NaiveDate::from_ymd_opt(year, 6, 1)
+                .unwrap()
+                .and_hms_opt(1, 2, 3)
+                .unwrap()
+                .and_utc();
+            assert_eq!(format_time(&t), pattern(&t));
+        }
+    }
 
     #[test]
     fn times_and_decimals_parse_exactly() {
