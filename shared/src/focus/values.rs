@@ -28,7 +28,11 @@ pub fn format_time(t: &DateTime<Utc>) -> String {
     push(t.hour(), 2, ':');
     push(t.minute(), 2, ':');
     // A leap second is second 59 with a nanosecond past one second: `60`.
-    push(t.second() + u32::from(t.nanosecond() >= 1_000_000_000), 2, 'Z');
+    push(
+        t.second() + u32::from(t.nanosecond() >= 1_000_000_000),
+        2,
+        'Z',
+    );
     out
 }
 
