@@ -23,19 +23,31 @@ fn functions() -> Vec<String> {
 
 /// The crates of `function`'s normal dependency tree, by name.
 fn tree(function: &str) -> BTreeSet<String> {
+    cargo_tree(function, &["-e", "normal", "--format", "{p}"])
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The features of valdrix-shared that `function`'s release build enables.
+fn shared_features(function: &str) -> BTreeSet<String> {
+    cargo_tree(function, &["-e", "normal,features", "-i", "valdrix-shared"])
+        .lines()
+        .filter_map(|l| l.strip_prefix("valdrix-shared feature \""))
+        .filter_map(|l| l.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `cargo tree` of `function` alone, no prefix.
+fn cargo_tree(function: &str, args: &[&str]) -> String {
     let mut cargo = Command::new(env!("CARGO"));
     cargo
         .current_dir(root())
-        .args([
-            "tree",
-            "--locked",
-            "--offline",
-            "-e",
-            "normal",
-            "--prefix",
-            "none",
-        ])
-        .args(["--format", "{p}", "-p", function]);
+        .args(["tree", "--locked", "--offline", "--prefix", "none"])
+        .args(args)
+        .args(["-p", function]);
     // cargo set these for this test; the tree must be the release build's.
     for (name, _) in std::env::vars() {
         if name.starts_with("CARGO_FEATURE_") || name == "CARGO_PRIMARY_PACKAGE" {
@@ -48,11 +60,26 @@ fn tree(function: &str) -> BTreeSet<String> {
         "cargo tree -p {function}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .map(str::to_owned)
-        .collect()
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn no_function_creates_tables_or_embeds_the_local_store() {
+    let mut wrong = Vec::new();
+    for function in functions() {
+        let features = shared_features(&function);
+        // Every function names at least one capability beside `default`.
+        assert!(
+            features.contains("default") && features.len() > 1,
+            "{function}: features {features:?}: is the tree read right?"
+        );
+        for feature in ["provision", "sqlite", "full"] {
+            if features.contains(feature) {
+                wrong.push(format!("{function} enables valdrix-shared/{feature}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 #[test]
