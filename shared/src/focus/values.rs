@@ -9,12 +9,9 @@ use rust_decimal::Decimal;
 /// `YYYY-MM-DDTHH:MM:SSZ`. Written digit by digit: an export writes four
 /// of these per row, and chrono's `format` re-reads its pattern every call.
 pub fn format_time(t: &DateTime<Utc>) -> String {
-    let Ok(year) = u32::try_from(t.year()) else {
+    let Some(year) = u32::try_from(t.year()).ok().filter(|y| *y <= 9999) else {
         return t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     };
-    if year > 9999 {
-        return t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    }
     let mut out = String::with_capacity(20);
     let mut push = |n: u32, width: u32, then: char| {
         for place in (0..width).rev() {
