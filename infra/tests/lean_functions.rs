@@ -30,14 +30,20 @@ fn tree(function: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// The features of valdrix-shared that `function`'s release build enables.
-fn shared_features(function: &str) -> BTreeSet<String> {
-    cargo_tree(function, &["-e", "normal,features", "-i", "valdrix-shared"])
+/// The features of `krate` that `function`'s release build enables.
+fn features_of(function: &str, krate: &str) -> BTreeSet<String> {
+    let prefix = format!("{krate} feature \"");
+    cargo_tree(function, &["-e", "normal,features", "-i", krate])
         .lines()
-        .filter_map(|l| l.strip_prefix("valdrix-shared feature \""))
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
         .filter_map(|l| l.split('"').next())
         .map(str::to_owned)
         .collect()
+}
+
+/// The features of valdrix-shared that `function`'s release build enables.
+fn shared_features(function: &str) -> BTreeSet<String> {
+    features_of(function, "valdrix-shared")
 }
 
 /// `cargo tree` of `function` alone, no prefix.
@@ -76,6 +82,23 @@ fn no_function_creates_tables_or_embeds_the_local_store() {
         for feature in ["provision", "sqlite", "full"] {
             if features.contains(feature) {
                 wrong.push(format!("{function} enables valdrix-shared/{feature}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Debug and trace events of the SDK, hyper and rustls are compiled out of
+/// every function's release build (about 0.7 MiB of resident code).
+#[test]
+fn every_function_compiles_out_debug_and_trace_events() {
+    let mut wrong = Vec::new();
+    for function in functions() {
+        for krate in ["tracing", "log"] {
+            let features = features_of(&function, krate);
+            assert!(!features.is_empty(), "{function}: no {krate} in its tree?");
+            if !features.contains("release_max_level_info") {
+                wrong.push(format!("{function}: {krate} without release_max_level_info"));
             }
         }
     }

@@ -4,6 +4,8 @@
 //! The filter is `Targets` (`level` or `target=level,...`), not `EnvFilter`:
 //! the same directives without span-field matching, and without the regex
 //! engine `EnvFilter` links into every function (about 0.35 MB of code).
+//! Release builds have no debug or trace events at all (the workspace's
+//! `release_max_level_info`, docs/adr/0010): there the levels stop at info.
 
 use std::str::FromStr;
 
