@@ -98,7 +98,9 @@ fn every_function_compiles_out_debug_and_trace_events() {
             let features = features_of(&function, krate);
             assert!(!features.is_empty(), "{function}: no {krate} in its tree?");
             if !features.contains("release_max_level_info") {
-                wrong.push(format!("{function}: {krate} without release_max_level_info"));
+                wrong.push(format!(
+                    "{function}: {krate} without release_max_level_info"
+                ));
             }
         }
     }

@@ -21,6 +21,7 @@ pub mod verify;
 mod verify_derived;
 pub mod verify_md;
 pub mod zipout;
+mod zipwrite;
 
 pub use export::{Delivered, ExportError, ExportRequest, Exported, URL_TTL, export_pack};
 pub use job_run::run_job;

@@ -7,8 +7,6 @@
 //! only `exports/<name>.error.json` (never a partial or header-only CSV) and
 //! the manifest's `status: "error"` with the reason.
 
-use std::io::{Read, Seek, SeekFrom, Write};
-
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -16,7 +14,7 @@ use super::options::PackOptions;
 use super::proof::{self, Range};
 use super::report::{self, ReportInput, Spend};
 use super::verify_md;
-use super::zipout::{ZipOut, ZipOutError, csv_record};
+use super::zipout::{Spool, Spooled, ZipOut, ZipOutError, csv_record};
 use super::{close, csv_safe, focus, savings};
 use crate::audit::checkpoint::{CheckpointError, Signer};
 use crate::audit::{Actor, AuditError, AuditEvent, AuditLog, Verification};
@@ -29,6 +27,8 @@ use crate::store::{DynStore, StoreError};
 /// 2: the pack carries its proof (proof.rs) and its report (report.rs).
 pub const PACK_VERSION: &str = "2";
 pub const FOCUS_PATH: &str = "exports/focus-v1.2.csv";
+/// The FOCUS CSV goes to its compressor in chunks of about this size.
+const SPOOL_CHUNK: usize = 256 * 1024;
 
 /// Who asked for which pack.
 #[derive(Debug, Clone)]
@@ -171,21 +171,9 @@ pub async fn build_pack(
     let status = if f.included {
         match focus_spool(store, req).await {
             Err(PackError::OutOfTime) => return Err(PackError::OutOfTime),
-            Ok((mut file, rows, more, totals)) => {
+            Ok((spooled, rows, more, totals)) => {
                 spend = Some(totals);
-                zip.start(FOCUS_PATH)?;
-                file.seek(SeekFrom::Start(0))?;
-                let mut chunk = vec![0u8; 256 * 1024];
-                loop {
-                    let n = file.read(&mut chunk)?;
-                    if n == 0 {
-                        break;
-                    }
-                    zip.write(&chunk[..n])?;
-                    zip.pump().await?;
-                    in_time(req)?;
-                }
-                zip.end();
+                zip.spooled(FOCUS_PATH, spooled, || in_time(req)).await?;
                 counts.insert("focus_export".into(), json!(rows));
                 truncated.insert("focus_export".into(), json!(more));
                 ok_status(&[FOCUS_PATH])
@@ -451,7 +439,7 @@ async fn audit_log_csv(
         }
     }
     zip.write(&buf)?;
-    zip.end();
+    zip.end()?;
     zip.pump().await?;
     Ok((written, more, range))
 }
@@ -522,16 +510,16 @@ pub(super) fn evidence_entry(e: &AuditEvent) -> Value {
     })
 }
 
-/// The FOCUS CSV into a temporary file: (file, rows, truncated, the report's
-/// spend totals of exactly those rows).
+/// The FOCUS CSV, deflated into a temporary file on a thread of its own while
+/// the rows are read: (the spool, rows, truncated, the report's spend totals
+/// of exactly those rows).
 async fn focus_spool(
     store: &DynStore,
     req: &PackRequest,
-) -> Result<(std::fs::File, u64, bool, Spend), PackError> {
+) -> Result<(Spooled, u64, bool, Spend), PackError> {
     let (tenant_id, f) = (&req.tenant_id, &req.options.focus_export);
-    let file = tempfile::tempfile()?;
-    let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
-    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut spool = Spool::start()?;
+    let mut buf = Vec::with_capacity(SPOOL_CHUNK + 64 * 1024);
     csv_record(&mut buf, &focus::header());
     let (mut rows, mut more) = (0u64, false);
     let mut spend = Spend::default();
@@ -554,15 +542,16 @@ async fn focus_spool(
             rows += 1;
             req.progress.add(1);
         }
-        out.write_all(&buf)?;
-        buf.clear();
+        if buf.len() >= SPOOL_CHUNK {
+            let full = std::mem::replace(&mut buf, Vec::with_capacity(SPOOL_CHUNK + 64 * 1024));
+            spool.write(full).await?;
+        }
         in_time(req)?;
         match next {
             Some(c) => cursor = Some(c),
             None => break,
         }
     }
-    out.write_all(&buf)?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    Ok((file, rows, more, spend))
+    spool.write(buf).await?;
+    Ok((spool.finish().await?, rows, more, spend))
 }

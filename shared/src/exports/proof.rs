@@ -134,7 +134,7 @@ pub async fn write(
             }
         }
     }
-    zip.end();
+    zip.end()?;
 
     let key = signer
         .public_key()

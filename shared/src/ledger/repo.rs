@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::model::{LedgerRow, Lifecycle, Remediation, Restatement};
 use crate::audit::tenant_pk;
-use crate::store::codec::{from_item, to_item};
+use crate::store::codec::{from_item, into_record, to_item};
 use crate::store::{
     Condition, Cursor, Item, MAX_TRANSACTION_OPS, Query, SortKey, Store, StoreError, WriteOp,
 };
@@ -323,8 +323,8 @@ async fn query_records<T: serde::de::DeserializeOwned>(
         .await?;
     let rows = page
         .items
-        .iter()
-        .map(|i| from_item(i).map(|(r, _)| r))
+        .into_iter()
+        .map(into_record)
         .collect::<Result<_, _>>()?;
     Ok((rows, page.next_cursor))
 }
@@ -370,8 +370,8 @@ pub async fn list_remediations(
         .await?;
     let rows = page
         .items
-        .iter()
-        .map(|i| from_item(i).map(|(r, _)| r))
+        .into_iter()
+        .map(into_record)
         .collect::<Result<_, _>>()?;
     Ok((rows, page.next_cursor))
 }

@@ -36,13 +36,26 @@ pub fn from_item<T: DeserializeOwned>(item: &Item) -> Result<(T, u64), StoreErro
         .iter()
         .filter(|(k, _)| !matches!(k.as_str(), "pk" | "sk" | VERSION_ATTRIBUTE))
         .map(|(k, v)| (k.as_str(), v));
-    let record =
-        T::deserialize(MapDeserializer::<_, serde_json::Error>::new(fields)).map_err(|e| {
-            StoreError::Invalid(format!(
-                "stored item {}/{} does not match its record type: {e}",
-                item.get("pk").and_then(Value::as_str).unwrap_or("?"),
-                item.get("sk").and_then(Value::as_str).unwrap_or("?"),
-            ))
-        })?;
+    let record = T::deserialize(MapDeserializer::<_, serde_json::Error>::new(fields))
+        .map_err(|e| mismatch(item.get("pk"), item.get("sk"), e))?;
     Ok((record, version))
+}
+
+/// The record stored in `item`, taking its values instead of copying them
+/// (for pages read only to be decoded: a ledger export reads millions).
+pub fn into_record<T: DeserializeOwned>(mut item: Item) -> Result<T, StoreError> {
+    let (pk, sk) = (item.remove("pk"), item.remove("sk"));
+    item.remove(VERSION_ATTRIBUTE);
+    T::deserialize(MapDeserializer::<_, serde_json::Error>::new(
+        item.into_iter(),
+    ))
+    .map_err(|e| mismatch(pk.as_ref(), sk.as_ref(), e))
+}
+
+fn mismatch(pk: Option<&Value>, sk: Option<&Value>, e: serde_json::Error) -> StoreError {
+    StoreError::Invalid(format!(
+        "stored item {}/{} does not match its record type: {e}",
+        pk.and_then(Value::as_str).unwrap_or("?"),
+        sk.and_then(Value::as_str).unwrap_or("?"),
+    ))
 }
