@@ -231,6 +231,30 @@ impl AuditLog {
         }
     }
 
+    /// Events by seq, in one batch read (a repeated seq is read once): one
+    /// answer per seq, in order.
+    pub async fn events(
+        &self,
+        tenant_id: &str,
+        seqs: &[u64],
+    ) -> Result<Vec<Option<AuditEvent>>, AuditError> {
+        let mut unique = seqs.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let pk = tenant_pk(tenant_id);
+        let keys = unique
+            .iter()
+            .map(|&seq| (pk.clone(), event_sk(seq)))
+            .collect();
+        let found = self.store.batch_get(keys).await?;
+        let by_seq = unique
+            .into_iter()
+            .zip(found)
+            .map(|(seq, item)| Ok((seq, item.map(|i| parse_item(&i)).transpose()?)))
+            .collect::<Result<std::collections::HashMap<_, _>, AuditError>>()?;
+        Ok(seqs.iter().map(|seq| by_seq[seq].clone()).collect())
+    }
+
     pub async fn head(&self, tenant_id: &str) -> Result<Option<Head>, AuditError> {
         let Some(item) = self.store.get(&tenant_pk(tenant_id), HEAD_SK).await? else {
             return Ok(None);

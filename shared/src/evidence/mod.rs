@@ -10,7 +10,6 @@ pub mod passive;
 #[cfg(feature = "outbound")]
 pub use check::{ChannelCheck, Checker, Probe};
 
-use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -20,8 +19,6 @@ use crate::metrics::Unit;
 use crate::store::{Cursor, Item, Query, SortKey, Store};
 
 const INDEX_PREFIX: &str = "EVIDENCE#";
-/// Audit events read at once while listing a page.
-const READ_CONCURRENCY: usize = 16;
 pub const CHECK_EVENT: &str = "evidence.check";
 pub const SUITE_EVENT: &str = "evidence.suite";
 /// The `Service` dimension of the evidence metrics.
@@ -266,14 +263,11 @@ pub async fn list(
             .map(|(_, entry)| entry.get("seq").and_then(Value::as_u64))
             .collect::<Option<Vec<u64>>>()
             .ok_or_else(|| AuditError::Malformed("evidence index".into()))?;
-        // One read per entry, several in flight: a page is not 50 round trips in a row.
-        let events: Vec<_> = stream::iter(seqs)
-            .map(|seq| event_at(audit, tenant_id, seq))
-            .buffered(READ_CONCURRENCY)
-            .collect()
-            .await;
-        for ((n, entry), event) in picked.iter().zip(events) {
-            items.push(item(event?, entry));
+        // The page's events in one batch read, not a round trip each.
+        let events = audit.events(tenant_id, &seqs).await?;
+        for (((n, entry), event), seq) in picked.iter().zip(events).zip(&seqs) {
+            let event = event.ok_or_else(|| AuditError::Malformed(format!("evidence {seq}")))?;
+            items.push(item(event, entry));
             if items.len() as u32 == limit {
                 // Stop here; the next page starts after this entry.
                 let more = n + 1 < page.items.len() || page.next_cursor.is_some();
@@ -287,14 +281,6 @@ pub async fn list(
             None => return Ok((items, None)),
         }
     }
-}
-
-/// The audit event an index entry points at.
-async fn event_at(audit: &AuditLog, tenant_id: &str, seq: u64) -> Result<AuditEvent, AuditError> {
-    audit
-        .event(tenant_id, seq)
-        .await?
-        .ok_or_else(|| AuditError::Malformed(format!("evidence {seq}")))
 }
 
 fn cursor_at(entry: &Item) -> Option<Cursor> {
