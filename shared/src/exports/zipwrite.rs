@@ -3,7 +3,7 @@
 //! at its end), then the central directory. ZIP64 records appear only where a
 //! size, an offset or the member count outgrows the classic fields, so a pack
 //! of any size is one archive. Every member has the same fixed time
-//! (1980-01-01 00:00, DOS epoch): the same rows give the same bytes.
+//! (1980-01-01 00:00, DOS epoch): a member's bytes depend on its content only.
 //!
 //! Written here rather than with the `zip` crate's stream writer because a
 //! member whose data was deflated elsewhere (on another thread, into a spool)
