@@ -22,7 +22,7 @@ use crate::deadline::Deadline;
 use crate::ledger::{Lifecycle, query_ledger};
 use crate::objects::Upload;
 use crate::settings;
-use crate::store::{DynStore, StoreError};
+use crate::store::{Cursor, DynStore, StoreError};
 
 /// 2: the pack carries its proof (proof.rs) and its report (report.rs).
 pub const PACK_VERSION: &str = "2";
@@ -523,10 +523,21 @@ async fn focus_spool(
     csv_record(&mut buf, &focus::header());
     let (mut rows, mut more) = (0u64, false);
     let mut spend = Spend::default();
-    let mut cursor = None;
+    // The next page is read while this one is formatted (the store's read
+    // and the rows' formatting overlap, as deflate does on the spool's thread).
+    let range = f.window.range();
+    let fetch = |cursor: Option<Cursor>| {
+        let (store, tenant_id) = (store.clone(), tenant_id.clone());
+        tokio::spawn(
+            async move { query_ledger(store.as_ref(), &tenant_id, range, 1000, cursor).await },
+        )
+    };
+    let mut pending = fetch(None);
     'pages: loop {
-        let (page, next) =
-            query_ledger(store.as_ref(), tenant_id, f.window.range(), 1000, cursor).await?;
+        let (page, next) = pending
+            .await
+            .map_err(|_| StoreError::Unavailable("the ledger read failed".into()))??;
+        let ahead = next.map(|c| fetch(Some(c)));
         for row in &page {
             if (!f.include_preliminary && row.lifecycle == Lifecycle::Preliminary)
                 || f.provider.as_ref().is_some_and(|p| *p != row.provider)
@@ -547,8 +558,8 @@ async fn focus_spool(
             spool.write(full).await?;
         }
         in_time(req)?;
-        match next {
-            Some(c) => cursor = Some(c),
+        match ahead {
+            Some(read) => pending = read,
             None => break,
         }
     }
