@@ -144,12 +144,12 @@ impl Spool {
         if self.chunks.send(chunk).await.is_ok() {
             return Ok(());
         }
-        // The compressor stops early only on an error: that is the answer.
+        // The compressor stops early only on an error: that error is the answer.
+        let stopped = std::io::Error::other("the spool's compressor stopped");
         match self.thread.take() {
-            Some(thread) => join(thread).await.map(|_| ()),
-            None => Ok(()),
+            Some(thread) => Err(join(thread).await.err().unwrap_or(stopped)),
+            None => Err(stopped),
         }
-        .and(Err(std::io::Error::other("the spool's compressor stopped")))
     }
 
     /// All data handed over: wait for the compressor.
@@ -222,11 +222,13 @@ impl<'u> ZipOut<'u> {
     }
 
     pub fn write(&mut self, data: &[u8]) -> Result<(), ZipOutError> {
-        if let Some(open) = &mut self.open {
-            open.member.write(data)?;
-            let deflated = open.member.take();
-            self.emit(&deflated);
-        }
+        let open = self
+            .open
+            .as_mut()
+            .ok_or_else(|| ZipOutError::Zip("no entry is open".into()))?;
+        open.member.write(data)?;
+        let deflated = open.member.take();
+        self.emit(&deflated);
         Ok(())
     }
 
@@ -381,6 +383,10 @@ mod tests {
         let big = csv(200_000);
         let mut upload = Memory::default();
         let mut zip = ZipOut::new(&mut upload);
+        assert!(
+            zip.write(b"lost").is_err(),
+            "data outside an entry is refused"
+        );
         zip.json("manifest.json", &serde_json::json!({"a": 1}))
             .await
             .unwrap();
